@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` and `make test`. Each does the whole set-up
+# (Debian packages when missing, a .venv, the package in editable mode) and is idempotent.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+TODAY  ?= 2018-07-08
+
+.PHONY: demo test bench system-deps test-deps clean
+
+demo: system-deps $(STAMP)
+	$(BIN)/noticecast build --today $(TODAY) --force
+
+test: test-deps $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: system-deps $(STAMP)
+	$(BIN)/python -m bench run --json bench/results/latest.json
+
+system-deps:
+	@bash .ci/system-deps
+
+test-deps:
+	@bash .ci/system-deps --test
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

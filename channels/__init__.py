@@ -1,0 +1,1 @@
+"""Channel adapters: each takes finished artifacts and delivers them to one kind of target."""

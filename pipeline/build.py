@@ -1,0 +1,449 @@
+"""The build, top to bottom: load, plan, render in parallel, write atomically, remember.
+
+1. **Load** every notice (``pipeline.load``); bad files become located problems, good ones go on.
+2. **Plan**: for each renderer and notice, a cache key made of the notice's content hash, the
+   templates the renderer uses (followed through extends/include), the config sections it reads,
+   its version and its ``cache_token`` (the publicity state on the build day). A notice whose key
+   is in the manifest is skipped. Collection outputs (listings, feeds, playlists, digests) get one
+   key over all notices.
+3. **Render** the jobs in batches, in a process pool when there is enough work to pay for it.
+   A batch that fails is retried notice by notice, so one bad notice never costs the others.
+4. **Write** each artifact atomically (temporary file, then rename) under ``out/<renderer>/``;
+   unchanged bytes are not rewritten, and outputs that a notice no longer has are removed.
+5. **Remember** the keys and files in ``out/.cache/manifest.json`` for the next build.
+
+The build writes nothing outside ``out/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pipeline import registry
+from pipeline.config import Config
+from pipeline.errors import Location, Problem, RenderError
+from pipeline.load import LoadResult, load_notices
+from pipeline.model import Notice
+from pipeline.project import Project
+from pipeline.renderers.base import Artifact, RenderContext, Renderer, RenderOptions
+from pipeline.templating import make_environment, templates_digest
+
+MANIFEST_VERSION = 1
+COLLECTION = "*"  # the manifest's key for a renderer's collection outputs
+POOL_THRESHOLD = 12  # fewer jobs than this render in-process: a pool costs ~0.3 s to start
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    today: date
+    only: tuple[str, ...] | None = None
+    out_dir: Path | None = None
+    force: bool = False
+    render: RenderOptions = field(default_factory=RenderOptions)
+    workers: int | None = None  # None: one per core
+    paths: tuple[Path, ...] | None = None  # notice files or folders; None: content/
+
+
+@dataclass
+class RendererReport:
+    name: str
+    rendered: int = 0
+    skipped: int = 0
+    collection: bool = False
+    files_written: int = 0
+    files_removed: int = 0
+    seconds: float = 0.0
+    out_dir: Path | None = None
+
+
+@dataclass
+class BuildReport:
+    loaded: LoadResult
+    renderers: dict[str, RendererReport] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)  # load and render errors
+    warnings: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str
+    sha256: str
+    media_type: str
+    meta: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "media_type": self.media_type,
+                "meta": self.meta}
+
+
+# -- the manifest --------------------------------------------------------------------------
+
+class Manifest:
+    """What the last build produced: per renderer, per notice id, the key and the files."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, dict[str, dict[str, Any]]] = {}
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            if data.get("version") == MANIFEST_VERSION:
+                self.entries = data["renderers"]
+        except (OSError, ValueError, KeyError):
+            self.entries = {}
+
+    def key(self, renderer: str, notice_id: str) -> str | None:
+        entry = self.entries.get(renderer, {}).get(notice_id)
+        return entry["key"] if entry else None
+
+    def files(self, renderer: str, notice_id: str) -> list[dict[str, Any]]:
+        entry = self.entries.get(renderer, {}).get(notice_id)
+        return list(entry["files"]) if entry else []
+
+    def set(self, renderer: str, notice_id: str, key: str, files: Iterable[FileRecord],
+            source: str | None = None) -> None:
+        self.entries.setdefault(renderer, {})[notice_id] = {
+            "key": key, "source": source, "files": [f.as_json() for f in files]}
+
+    def drop(self, renderer: str, notice_id: str) -> None:
+        self.entries.get(renderer, {}).pop(notice_id, None)
+
+    def notice_ids(self, renderer: str) -> list[str]:
+        return [k for k in self.entries.get(renderer, {}) if k != COLLECTION]
+
+    def source(self, renderer: str, notice_id: str) -> str | None:
+        return self.entries.get(renderer, {}).get(notice_id, {}).get("source")
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"version": MANIFEST_VERSION, "renderers": self.entries},
+                                  ensure_ascii=False, separators=(",", ":")), "utf-8")
+        os.replace(tmp, self.path)
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write so that a reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def safe_output_path(base: Path, relative: str) -> Path:
+    """``base / relative``, refusing paths that would leave ``base``."""
+    target = (base / relative).resolve()
+    if target != base.resolve() and base.resolve() not in target.parents:
+        raise RenderError(None, f"artifact path {relative!r} leaves the output folder")
+    return target
+
+
+def write_artifacts(out_dir: Path, artifacts: Iterable[Artifact],
+                    previous: dict[str, str]) -> tuple[list[FileRecord], int]:
+    """Write artifacts under ``out_dir/<renderer>/``; returns the records and files written."""
+    records, written = [], 0
+    for artifact in artifacts:
+        sha = artifact.sha256
+        target = safe_output_path(out_dir / artifact.renderer, artifact.path)
+        if previous.get(artifact.path) != sha or not target.exists():
+            write_atomic(target, artifact.data)
+            written += 1
+        records.append(FileRecord(artifact.path, sha, artifact.media_type, dict(artifact.meta)))
+    return records, written
+
+
+# -- rendering, in this process or a worker ----------------------------------------------------
+
+@dataclass(frozen=True)
+class ContextSpec:
+    """What a worker process needs to rebuild the RenderContext (Jinja envs do not pickle)."""
+
+    config: Config
+    today: date
+    template_dirs: tuple[Path, ...]
+    options: RenderOptions
+
+    def context(self) -> RenderContext:
+        return RenderContext(config=self.config, today=self.today,
+                             templates=make_environment(self.template_dirs),
+                             options=self.options)
+
+
+@dataclass(frozen=True)
+class Job:
+    renderer: str
+    notices: tuple[Notice, ...]
+    collection: bool = False
+    previous: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> path -> sha
+
+
+@dataclass
+class JobResult:
+    renderer: str
+    collection: bool
+    files: dict[str, list[FileRecord]] = field(default_factory=dict)  # notice id -> records
+    written: int = 0
+    errors: list[tuple[str | None, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+_worker_spec: ContextSpec | None = None
+_worker_out: Path | None = None
+
+
+def _init_worker(spec: ContextSpec, out_dir: Path) -> None:
+    global _worker_spec, _worker_out
+    _worker_spec, _worker_out = spec, out_dir
+
+
+def _run_in_worker(job: Job) -> JobResult:
+    assert _worker_spec is not None and _worker_out is not None
+    return run_job(job, _worker_spec.context(), _worker_out)
+
+
+def run_job(job: Job, ctx: RenderContext, out_dir: Path) -> JobResult:
+    started = time.perf_counter()
+    renderer = registry.get_renderer(job.renderer)
+    result = JobResult(job.renderer, job.collection)
+    if job.collection:
+        try:
+            artifacts = list(renderer.render_collection(job.notices, ctx))
+        except RenderError as exc:
+            result.errors.append((exc.notice_id, str(exc)))
+        else:
+            records, result.written = write_artifacts(
+                out_dir, artifacts, job.previous.get(COLLECTION, {}))
+            result.files[COLLECTION] = records
+        result.seconds = time.perf_counter() - started
+        return result
+    try:
+        grouped = _group(renderer.render(job.notices, ctx))
+    except RenderError:
+        grouped = {}
+        for notice in job.notices:  # isolate the notice that fails
+            try:
+                grouped.update(_group(renderer.render((notice,), ctx)))
+            except RenderError as exc:
+                result.errors.append((notice.id, str(exc)))
+    for notice in job.notices:
+        if notice.id in grouped or not any(e[0] == notice.id for e in result.errors):
+            records, written = write_artifacts(
+                out_dir, grouped.get(notice.id, []), job.previous.get(notice.id, {}))
+            result.files[notice.id] = records
+            result.written += written
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _group(artifacts: Iterable[Artifact]) -> dict[str, list[Artifact]]:
+    grouped: dict[str, list[Artifact]] = {}
+    for artifact in artifacts:
+        if artifact.notice_id is None:
+            raise RenderError(None, f"{artifact.renderer}: render() must set notice_id")
+        grouped.setdefault(artifact.notice_id, []).append(artifact)
+    return grouped
+
+
+# -- planning --------------------------------------------------------------------------------
+
+def _sha(*parts: object) -> str:
+    return hashlib.sha256("\0".join(str(p) for p in parts).encode()).hexdigest()[:24]
+
+
+@dataclass
+class Plan:
+    jobs: list[Job]
+    keys: dict[tuple[str, str], str]  # (renderer, notice id or COLLECTION) -> key
+    skipped: dict[str, int]
+
+
+def plan(renderers: Sequence[Renderer], notices: Sequence[Notice], ctx: RenderContext,
+         manifest: Manifest, *, force: bool, workers: int,
+         collection_notices: Sequence[Notice]) -> Plan:
+    env = ctx.templates
+    keys: dict[tuple[str, str], str] = {}
+    jobs: list[Job] = []
+    skipped: dict[str, int] = {}
+    options = (ctx.options.print_sizes, ctx.options.shrink)
+    for renderer in renderers:
+        name = renderer.name
+        static = _sha(name, renderer.version, templates_digest(env, renderer.templates),
+                      ctx.config.fingerprint(*renderer.config_sections), options)
+        todo: list[Notice] = []
+        for notice in notices:
+            key = _sha(static, notice.content_hash, renderer.cache_token(notice, ctx))
+            keys[(name, notice.id)] = key
+            if force or manifest.key(name, notice.id) != key:
+                todo.append(notice)
+        skipped[name] = len(notices) - len(todo)
+        jobs.extend(_batches(renderer, todo, manifest, workers))
+        if type(renderer).render_collection is not _no_collection(renderer):
+            tokens = sorted((n.id, n.content_hash, renderer.cache_token(n, ctx))
+                            for n in collection_notices)
+            key = _sha(static, templates_digest(env, renderer.collection_templates),
+                       ctx.today if getattr(renderer, "collection_uses_today", False) else "",
+                       hashlib.sha256(json.dumps(tokens).encode()).hexdigest())
+            keys[(name, COLLECTION)] = key
+            if force or manifest.key(name, COLLECTION) != key:
+                previous = {COLLECTION: {f["path"]: f["sha256"]
+                                         for f in manifest.files(name, COLLECTION)}}
+                jobs.append(Job(name, tuple(collection_notices), collection=True,
+                                previous=previous))
+    return Plan(jobs, keys, skipped)
+
+
+def _no_collection(renderer: Renderer) -> Any:
+    from pipeline.renderers.base import BaseRenderer
+
+    return BaseRenderer.render_collection
+
+
+def _batches(renderer: Renderer, todo: list[Notice], manifest: Manifest,
+             workers: int) -> list[Job]:
+    if not todo:
+        return []
+    limit = getattr(renderer, "batch_size", 64)
+    size = max(1, min(limit, math.ceil(len(todo) / (workers * 4))))
+    jobs = []
+    for start in range(0, len(todo), size):
+        chunk = tuple(todo[start:start + size])
+        previous = {n.id: {f["path"]: f["sha256"] for f in manifest.files(renderer.name, n.id)}
+                    for n in chunk}
+        jobs.append(Job(renderer.name, chunk, previous=previous))
+    return jobs
+
+
+# -- the build -------------------------------------------------------------------------------
+
+ProgressCallback = Callable[[int, int], None]  # (jobs done, jobs total)
+
+
+def build(project: Project, options: BuildOptions,
+          progress: ProgressCallback | None = None) -> BuildReport:
+    started = time.perf_counter()
+    out_dir = (options.out_dir or project.out_dir).resolve()
+    cache_dir = out_dir / ".cache"
+    loaded = load_notices(options.paths or (project.content_dir,), project.config, project.root,
+                          cache_file=cache_dir / "notices.pickle")
+    report = BuildReport(loaded=loaded, problems=list(loaded.problems),
+                         warnings=list(loaded.warnings))
+
+    names = list(options.only or registry.renderer_names())
+    renderers = [registry.get_renderer(name) for name in names]
+    spec = ContextSpec(project.config, options.today, project.template_dirs, options.render)
+    ctx = spec.context()
+    manifest = Manifest(cache_dir / "manifest.json")
+    workers = options.workers or os.cpu_count() or 1
+
+    # A notice whose file is invalid now keeps its last good outputs and its place in listings:
+    # a typo must not take a page off the public record.
+    kept = loaded.last_good
+    collection_notices = sorted([*loaded.notices, *kept.values()], key=lambda n: n.id)
+    the_plan = plan(renderers, loaded.notices, ctx, manifest, force=options.force,
+                    workers=workers, collection_notices=collection_notices)
+    for renderer in renderers:
+        report.renderers[renderer.name] = RendererReport(
+            renderer.name, skipped=the_plan.skipped[renderer.name],
+            out_dir=out_dir / renderer.name)
+
+    for result in _execute(the_plan.jobs, spec, ctx, out_dir, workers, progress):
+        entry = report.renderers[result.renderer]
+        entry.seconds += result.seconds
+        entry.files_written += result.written
+        for notice_id, message in result.errors:
+            path = loaded.paths.get(notice_id or "")
+            where = project.display(path) if path else (notice_id or result.renderer)
+            report.problems.append(Problem(Location(where), f"{result.renderer}: {message}"))
+        for notice_id, records in result.files.items():
+            key = the_plan.keys[(result.renderer, notice_id)]
+            old = {f["path"] for f in manifest.files(result.renderer, notice_id)}
+            entry.files_removed += _remove(out_dir / result.renderer,
+                                           old - {r.path for r in records})
+            source = loaded.paths.get(notice_id)
+            manifest.set(result.renderer, notice_id, key, records,
+                         source=str(source) if source else None)
+            if notice_id == COLLECTION:
+                entry.collection = True
+            else:
+                entry.rendered += 1
+
+    # Outputs of notices whose source file is gone are removed; invalid files keep theirs.
+    live = set(loaded.paths) | set(kept)
+    for renderer in renderers:
+        for notice_id in manifest.notice_ids(renderer.name):
+            if notice_id not in live:
+                old = {f["path"] for f in manifest.files(renderer.name, notice_id)}
+                report.renderers[renderer.name].files_removed += _remove(
+                    out_dir / renderer.name, old)
+                manifest.drop(renderer.name, notice_id)
+    manifest.save()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _execute(jobs: list[Job], spec: ContextSpec, ctx: RenderContext, out_dir: Path,
+             workers: int, progress: ProgressCallback | None) -> Iterable[JobResult]:
+    total = len(jobs)
+    if progress:
+        progress(0, total)
+    if total < POOL_THRESHOLD or workers <= 1:
+        for done, job in enumerate(jobs, start=1):
+            yield run_job(job, ctx, out_dir)
+            if progress:
+                progress(done, total)
+        return
+    # The largest jobs first, so that the pool does not end waiting on one big collection.
+    ordered = sorted(jobs, key=lambda j: (not j.collection, -len(j.notices)))
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                             initargs=(spec, out_dir)) as pool:
+        futures = [pool.submit(_run_in_worker, job) for job in ordered]
+        for done, future in enumerate(as_completed(futures), start=1):
+            yield future.result()
+            if progress:
+                progress(done, total)
+
+
+def _remove(base: Path, relative_paths: Iterable[str]) -> int:
+    removed = 0
+    for relative in relative_paths:
+        try:
+            safe_output_path(base, relative).unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def artifacts_of(project: Project, renderer: str, notice_id: str,
+                 out_dir: Path | None = None) -> list[Artifact]:
+    """The built artifacts of one notice (or COLLECTION), read back from ``out/``.
+
+    This is how ``publish`` hands channels finished outputs without rendering anything.
+    """
+    base = (out_dir or project.out_dir).resolve()
+    manifest = Manifest(base / ".cache" / "manifest.json")
+    artifacts = []
+    for record in manifest.files(renderer, notice_id):
+        data = safe_output_path(base / renderer, record["path"]).read_bytes()
+        artifacts.append(Artifact(renderer=renderer, path=record["path"], data=data,
+                                  media_type=record["media_type"],
+                                  notice_id=None if notice_id == COLLECTION else notice_id,
+                                  meta=record.get("meta") or {}))
+    return artifacts

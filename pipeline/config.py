@@ -1,0 +1,298 @@
+"""noticecast.yaml -> Config, validated with the same located errors as notices.
+
+Secrets never live in the file: a setting such as ``token_env: NOTICECAST_TELEGRAM_TOKEN`` names
+the environment variable that holds the secret, and ``Config.secret`` reads it when a channel
+needs it. A channel whose secret is not set delivers to its local sink under
+``out/channels/<name>/`` instead, so the demo runs on a machine with nothing configured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline import yamlsrc
+from pipeline.errors import ConfigError, InputError
+from pipeline.model import DEFAULT_TIMEZONE, Kind, Level
+
+CONFIG_NAME = "noticecast.yaml"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Office(Section):
+    name: str = "脱贫攻坚公告公示平台"
+    phone: str | None = None
+    supervision_phone: str | None = None
+
+
+class Site(Section):
+    base_url: str = "http://localhost:8000"
+    title: str = "扶贫资金项目公告公示"
+    page_size: int = Field(default=20, ge=1, le=500)
+    web_root: str | None = None  # where the site channel publishes; None: out/channels/site
+    keep_previous: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base_url {value!r} must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class Rules(Section):
+    min_publicity_days: int = Field(default=10, ge=1)
+    min_publicity_levels: tuple[Level, ...] = (Level.town, Level.village)
+    max_file_bytes: int = Field(default=256 * 1024, ge=1024)
+
+
+class Card(Section):
+    print_dpi: int = Field(default=300, ge=150, le=1200)
+    title_min_px: int = Field(default=56, ge=24)
+
+
+class Newspaper(Section):
+    """The page grid of the paper (default: a 四开 page, 6 columns)."""
+
+    page_width_mm: float = 390.0
+    page_height_mm: float = 543.0
+    margin_top_mm: float = 25.0
+    margin_bottom_mm: float = 25.0
+    margin_inner_mm: float = 20.0
+    margin_outer_mm: float = 20.0
+    columns: int = Field(default=6, ge=1, le=12)
+    gutter_mm: float = Field(default=4.0, ge=0)
+    block_columns: int = Field(default=2, ge=1)  # the default width of a block
+    block_height_mm: float | None = None  # None: auto height
+    body_pt: float = 9.0
+    min_body_pt: float = 8.0
+    proof_dpi: int = 150
+
+
+class Ticker(Section):
+    panel_width: int = Field(default=192, ge=32)
+    panel_height: Literal[16, 32] = 16
+    color: str = "#ff2000"
+    speed_px_per_s: float = Field(default=32.0, gt=0)
+    max_chars: int = Field(default=80, ge=20)
+    tv_speed_px_per_s: float = Field(default=120.0, gt=0)
+
+
+class Sms(Section):
+    signature: str = "【扶贫公示】"
+    opt_out: str = "回T退订"
+    max_parts: int = Field(default=3, ge=1, le=10)
+    county_to_everyone: bool = True
+    subscribers: str | None = "subscribers.csv"
+    notify_withdrawal: bool = True
+
+
+class TelegramChannel(Section):
+    chat: str = "@noticecast_demo"
+    token_env: str = "NOTICECAST_TELEGRAM_TOKEN"
+    api_base_url: str | None = None  # for a self-hosted or test Bot API server
+
+
+class NewspaperChannel(Section):
+    to: str | None = None  # the editor's address; None: the inbox folder only
+    sender: str = "noticecast@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user_env: str | None = None
+    smtp_password_env: str | None = None
+    starttls: bool = False
+
+
+class TickerChannel(Section):
+    endpoint: str | None = None  # signage/playout HTTP endpoint; None: the playlist folder
+    token_env: str = "NOTICECAST_TICKER_TOKEN"
+    timeout_s: float = 10.0
+
+
+class SmppSettings(Section):
+    host: str
+    port: int = 2775
+    system_id: str
+    password_env: str = "NOTICECAST_SMPP_PASSWORD"
+    source_addr: str = "106900000000"
+    messages_per_second: float = Field(default=10.0, gt=0)
+
+
+class HttpSmsSettings(Section):
+    url: str
+    token_env: str = "NOTICECAST_SMS_TOKEN"
+    timeout_s: float = 10.0
+
+
+class SmsChannel(Section):
+    transport: Literal["outbox", "smpp", "http"] = "outbox"
+    smpp: SmppSettings | None = None
+    http: HttpSmsSettings | None = None
+
+
+class SiteChannel(Section):
+    web_root: str | None = None  # None: out/channels/site
+
+
+class Channels(Section):
+    site: SiteChannel = SiteChannel()
+    telegram: TelegramChannel = TelegramChannel()
+    newspaper: NewspaperChannel = NewspaperChannel()
+    ticker: TickerChannel = TickerChannel()
+    sms: SmsChannel = SmsChannel()
+
+
+class Publish(Section):
+    ledger: str = ".noticecast/ledger.sqlite"
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_base_s: float = Field(default=30.0, gt=0)
+    backoff_max_s: float = Field(default=3600.0, gt=0)
+
+
+ALL_CHANNELS = ("site", "telegram", "newspaper", "ticker", "sms")
+DEFAULT_KIND_CHANNELS: dict[Kind, tuple[str, ...]] = {
+    Kind.fund_allocation: ALL_CHANNELS,
+    Kind.project_plan: ALL_CHANNELS,
+    Kind.project_notice: ALL_CHANNELS,
+    Kind.completion_notice: ALL_CHANNELS,
+    Kind.policy: ("site", "telegram", "newspaper"),
+    Kind.announcement: ("site", "telegram", "ticker"),
+    Kind.urgent: ALL_CHANNELS,
+}
+
+# county -> town -> villages; an empty mapping or list means "any name below here".
+Regions = dict[str, dict[str, list[str]]]
+
+
+class Config(Section):
+    office: Office = Office()
+    regions: Regions = Field(default_factory=dict)
+    timezone: str = DEFAULT_TIMEZONE
+    site: Site = Site()
+    rules: Rules = Rules()
+    kind_channels: dict[Kind, tuple[str, ...]] = Field(
+        default_factory=lambda: dict(DEFAULT_KIND_CHANNELS)
+    )
+    card: Card = Card()
+    newspaper: Newspaper = Newspaper()
+    ticker: Ticker = Ticker()
+    sms: Sms = Sms()
+    channels: Channels = Channels()
+    publish: Publish = Publish()
+
+    # Where the file was read from; relative paths in the config are relative to it.
+    root: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
+                             "Asia/Shanghai") from None
+        return value
+
+    @field_validator("kind_channels", mode="before")
+    @classmethod
+    def _kind_labels(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            merged: dict[Any, Any] = dict(DEFAULT_KIND_CHANNELS)
+            merged.update({Kind.parse(k): v for k, v in value.items()})
+            return merged
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def path(self, relative: str | Path) -> Path:
+        """A path from the config, resolved against the project root."""
+        candidate = Path(relative)
+        return candidate if candidate.is_absolute() else self.root / candidate
+
+    def channels_for(self, kind: Kind) -> tuple[str, ...]:
+        return self.kind_channels.get(kind, ALL_CHANNELS)
+
+    def area_known(self, area: str) -> tuple[bool, str]:
+        """Whether ``area`` lies in the configured regions; if not, the part that is wrong."""
+        if not self.regions:
+            return True, ""
+        parts = area.split("/")
+        county = parts[0]
+        if county not in self.regions:
+            return False, county
+        towns = self.regions[county]
+        if len(parts) < 2 or not towns:
+            return True, ""
+        if parts[1] not in towns:
+            return False, parts[1]
+        villages = towns[parts[1]]
+        if len(parts) < 3 or not villages:
+            return True, ""
+        return (parts[2] in villages), ("" if parts[2] in villages else parts[2])
+
+    def known_areas(self) -> list[str]:
+        """Every configured area path, county first, in file order."""
+        areas: list[str] = []
+        for county, towns in self.regions.items():
+            areas.append(county)
+            for town, villages in (towns or {}).items():
+                areas.append(f"{county}/{town}")
+                areas.extend(f"{county}/{town}/{village}" for village in villages or [])
+        return areas
+
+    @staticmethod
+    def secret(env_name: str | None) -> str | None:
+        """The secret in environment variable ``env_name``, or None when unset or empty."""
+        if not env_name:
+            return None
+        return os.environ.get(env_name) or None
+
+    def fingerprint(self, *sections: str) -> str:
+        """A hash of the named sections (all, when none named), for build cache keys."""
+        data = self.model_dump(mode="json", include=set(sections) if sections else None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def find_config(start: Path) -> Path | None:
+    """noticecast.yaml in ``start`` or the nearest folder above it."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path | None, *, display_root: Path | None = None) -> Config:
+    """Read and validate a config file; with ``path`` None, the defaults rooted at the cwd."""
+    if path is None:
+        return Config(root=Path.cwd())
+    shown = _display(path, display_root)
+    try:
+        doc = yamlsrc.read(path, display=shown)
+    except InputError as exc:
+        raise ConfigError(exc.problems) from None
+    if not isinstance(doc.data, dict):
+        raise ConfigError.at(shown, 1, 1, "the config must be a YAML mapping of settings")
+    try:
+        return Config.model_validate({**doc.data, "root": path.parent.resolve()})
+    except ValidationError as exc:
+        raise ConfigError(yamlsrc.validation_problems(doc, exc, Config)) from None
+
+
+def _display(path: Path, root: Path | None) -> str:
+    try:
+        return str(path.resolve().relative_to((root or Path.cwd()).resolve()))
+    except ValueError:
+        return str(path)

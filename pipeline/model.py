@@ -1,0 +1,459 @@
+"""The notice and its parts: typed, frozen, and the single source of every output.
+
+Field names are English so that code reads well; every enum also accepts its Chinese label
+(``kind: 项目公示`` is ``kind: project_notice``), because the people who write the YAML are a
+Chinese public affairs office. Values that are derived from the fields (the total of the funds,
+the 万元 display, the publicity state on a given day) live here too, so that every renderer
+shows the same thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from pipeline.yamlsrc import FieldProblem
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+
+
+class LabelledEnum(StrEnum):
+    """An enum whose members also have a Chinese label, accepted on input."""
+
+    @property
+    def label(self) -> str:
+        return LABELS[self]
+
+    @classmethod
+    def parse(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            for member in cls:
+                if text in (member.value, LABELS[member]):
+                    return member
+        return value
+
+
+class Kind(LabelledEnum):
+    fund_allocation = "fund_allocation"
+    project_plan = "project_plan"
+    project_notice = "project_notice"
+    completion_notice = "completion_notice"
+    policy = "policy"
+    announcement = "announcement"
+    urgent = "urgent"
+
+    @property
+    def is_fund_notice(self) -> bool:
+        """Notices about money and projects, which carry the publicity rules."""
+        return self in FUND_KINDS
+
+    @property
+    def badge(self) -> str:
+        """The short label shown on cards, tickers and SMS: 【公示】."""
+        return BADGES[self]
+
+
+class Level(LabelledEnum):
+    county = "county"
+    town = "town"
+    village = "village"
+
+    @property
+    def depth(self) -> int:
+        return {Level.county: 1, Level.town: 2, Level.village: 3}[self]
+
+
+class Status(LabelledEnum):
+    draft = "draft"
+    approved = "approved"
+    withdrawn = "withdrawn"
+
+
+class PublicityState(LabelledEnum):
+    not_started = "not_started"
+    running = "running"
+    ended = "ended"
+    none = "none"  # the notice has no publicity period (policy documents, announcements)
+
+
+LABELS: dict[StrEnum, str] = {
+    Kind.fund_allocation: "资金分配",
+    Kind.project_plan: "项目计划",
+    Kind.project_notice: "项目公示",
+    Kind.completion_notice: "竣工公示",
+    Kind.policy: "政策文件",
+    Kind.announcement: "通知公告",
+    Kind.urgent: "紧急",
+    Level.county: "县级",
+    Level.town: "乡镇级",
+    Level.village: "村级",
+    Status.draft: "草稿",
+    Status.approved: "已审核",
+    Status.withdrawn: "已撤回",
+    PublicityState.not_started: "未开始",
+    PublicityState.running: "公示中",
+    PublicityState.ended: "已结束",
+    PublicityState.none: "长期公开",
+}
+BADGES: dict[Kind, str] = {
+    Kind.fund_allocation: "资金",
+    Kind.project_plan: "计划",
+    Kind.project_notice: "公示",
+    Kind.completion_notice: "竣工",
+    Kind.policy: "政策",
+    Kind.announcement: "公告",
+    Kind.urgent: "紧急",
+}
+FUND_KINDS = frozenset(
+    {Kind.fund_allocation, Kind.project_plan, Kind.project_notice, Kind.completion_notice}
+)
+
+
+def format_wan(amount: Decimal) -> str:
+    """685000 yuan -> '68.5万元'; exact, never rounded, no trailing zeros."""
+    wan = (Decimal(amount) / Decimal(10000)).normalize()
+    text = format(wan, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text}万元"
+
+
+def format_date(day: date) -> str:
+    """2018-07-04 -> '2018年7月4日'."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def format_short_date(day: date) -> str:
+    """2018-07-04 -> '7月4日', for the ticker and SMS where every character counts."""
+    return f"{day.month}月{day.day}日"
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _phone_text(value: Any) -> Any:
+    # YAML reads an unquoted 12317 as an integer; a phone number is text.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _strip(value)
+
+
+# A landline with its area code (0838-1234567, optional extension), a mobile (13812345678,
+# optionally +86), or a short public service number such as the 12317 hotline.
+_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(?:-\d{1,6})?$")
+_MOBILE = re.compile(r"^(?:\+?86[- ]?)?1[3-9]\d{9}$")
+_SERVICE = re.compile(r"^(?:12\d{3}|110|119|120|122|95\d{3})$")
+
+
+def is_plausible_phone(number: str) -> bool:
+    compact = number.replace(" ", "")
+    return bool(_LANDLINE.match(compact) or _MOBILE.match(compact) or _SERVICE.match(compact))
+
+
+def _plausible_phone(value: str) -> str:
+    if not is_plausible_phone(value):
+        raise ValueError(
+            f"{value!r} is not a plausible Chinese phone number; write a landline with its area "
+            "code (0838-1234567), an 11-digit mobile (13812345678) or a hotline such as 12317"
+        )
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_strip), Field(min_length=1)]
+Phone = Annotated[str, BeforeValidator(_phone_text), AfterValidator(_plausible_phone)]
+Yuan = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class DateRange(Frozen):
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.end < self.start:
+            raise FieldProblem(
+                "end",
+                f"{{path}}.end {self.end.isoformat()} is before {{path}}.start "
+                f"{self.start.isoformat()}; swap them or fix the date",
+            )
+        return self
+
+    @property
+    def days(self) -> int:
+        """Calendar days covered, both ends included (7月4日至7月13日 is 10 days)."""
+        return (self.end - self.start).days + 1
+
+    @property
+    def display(self) -> str:
+        return f"{format_date(self.start)}至{format_date(self.end)}"
+
+    @property
+    def short_display(self) -> str:
+        return f"{format_short_date(self.start)}至{format_short_date(self.end)}"
+
+
+class Person(Frozen):
+    name: Text
+    phone: Phone | None = None
+
+
+class FundSource(Frozen):
+    """One source of money, e.g. 中央财政专项扶贫资金, in yuan."""
+
+    source: Text
+    amount: Yuan
+
+    @property
+    def amount_display(self) -> str:
+        return format_wan(self.amount)
+
+
+class Beneficiaries(Frozen):
+    households: int = Field(ge=0)
+    poor_households: int = Field(ge=0)
+    people: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _poor_within_all(self) -> Beneficiaries:
+        if self.poor_households > self.households:
+            raise FieldProblem(
+                "poor_households",
+                f"poor_households ({self.poor_households}) exceeds households "
+                f"({self.households})"
+            )
+        return self
+
+
+class Project(Frozen):
+    """The fixed facts of a project (项目明细表)."""
+
+    name: Text
+    location: Text
+    content: Text
+    subsidy_standard: Text | None = None
+    period: DateRange | None = None
+    implementer: Text
+    responsible: Person
+    funds: tuple[FundSource, ...] = Field(min_length=1)
+    total: Yuan | None = None  # a stated total; if given, the sources must add up to it
+    performance_goal: Text | None = None
+    poverty_mechanism: Text | None = None
+    beneficiaries: Beneficiaries | None = None
+
+    @model_validator(mode="after")
+    def _funds_add_up(self) -> Project:
+        if self.total is not None and self.funds_total != self.total:
+            raise FieldProblem(
+                "total",
+                f"fund sources add up to {self.funds_total} yuan "
+                f"({format_wan(self.funds_total)}), not the stated total {self.total} yuan; "
+                "fix an amount or the total"
+            )
+        return self
+
+    @property
+    def funds_total(self) -> Decimal:
+        return sum((f.amount for f in self.funds), Decimal(0))
+
+    @property
+    def total_display(self) -> str:
+        return format_wan(self.funds_total)
+
+
+class Contact(Frozen):
+    office_phone: Phone | None = None
+    supervision_phone: Phone | None = None
+    hotline: Phone = "12317"  # the national poverty-alleviation supervision hotline
+    address: Text | None = None
+
+    def phones(self) -> list[tuple[str, str]]:
+        """(label, number) pairs in display order."""
+        pairs = [
+            ("咨询电话", self.office_phone),
+            ("监督电话", self.supervision_phone),
+            ("扶贫监督举报电话", self.hotline),
+        ]
+        return [(label, number) for label, number in pairs if number]
+
+
+class Attachment(Frozen):
+    title: Text
+    url: Text
+
+
+class Correction(Frozen):
+    """What a revision >= 2 changed, said in words for the reader (更正说明)."""
+
+    note: Text
+    changes: tuple[Text, ...] = ()
+
+
+class Withdrawal(Frozen):
+    reason: Text
+    on: date | None = None  # the day it was withdrawn; defaults to the build day
+
+
+class Notice(Frozen):
+    """One public notice (公告公示), as the office wrote it."""
+
+    id: Annotated[str, Field(min_length=1, max_length=80)]
+    revision: int = Field(default=1, ge=1)
+    kind: Annotated[Kind, BeforeValidator(Kind.parse)]
+    title: Annotated[Text, Field(max_length=200)]
+    issuer: Text
+    level: Annotated[Level, BeforeValidator(Level.parse)]
+    area: Text
+    published: datetime
+    publicity: DateRange | None = None
+    project: Project | None = None
+    contact: Contact = Contact()
+    summary: Annotated[Text, Field(max_length=200)]
+    body: Text
+    interpretation: Text | None = None  # 政策解读, for policy documents
+    attachments: tuple[Attachment, ...] = ()
+    channels: tuple[Text, ...] | None = None  # None: the config's default for the kind
+    status: Annotated[Status, BeforeValidator(Status.parse)] = Status.draft
+    correction: Correction | None = None
+    withdrawal: Withdrawal | None = None
+    tags: tuple[Text, ...] = ()
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError(
+                f"id {value!r} is not a slug: use lower-case letters, digits, '-' and '_'"
+            )
+        return value
+
+    @field_validator("area")
+    @classmethod
+    def _area_path(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split("/")]
+        if not all(parts) or len(parts) > 3:
+            raise ValueError(
+                f"area {value!r} must be a path of one to three names, e.g. 什邡市/师古镇/马祖村"
+            )
+        return "/".join(parts)
+
+    @field_validator("published", mode="before")
+    @classmethod
+    def _aware(cls, value: Any, info: ValidationInfo) -> Any:
+        tz = ZoneInfo((info.context or {}).get("timezone", DEFAULT_TIMEZONE))
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime.combine(value, time(9, 0), tzinfo=tz)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=tz)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Notice:
+        depth = len(self.area_parts)
+        if depth != self.level.depth:
+            raise FieldProblem(
+                "area",
+                f"level {self.level.value} ({self.level.label}) needs an area of "
+                f"{self.level.depth} name(s), but area {self.area!r} has {depth}"
+            )
+        if self.revision >= 2 and self.correction is None:
+            raise FieldProblem(
+                "revision",
+                f"revision {self.revision} needs a 'correction' with a note saying what changed"
+            )
+        if self.status is Status.withdrawn and self.withdrawal is None:
+            raise FieldProblem("status", "status withdrawn needs a 'withdrawal:' with the reason")
+        if self.kind.is_fund_notice and self.project is None:
+            raise FieldProblem(
+                "kind", f"a {self.kind.label} notice needs a 'project:' with its facts"
+            )
+        return self
+
+    # -- derived values ------------------------------------------------------------------
+
+    @property
+    def area_parts(self) -> tuple[str, ...]:
+        return tuple(self.area.split("/"))
+
+    @property
+    def area_chain(self) -> tuple[str, ...]:
+        """The area and every area above it: ('什邡市', '什邡市/师古镇', '什邡市/师古镇/马祖村')."""
+        parts = self.area_parts
+        return tuple("/".join(parts[: i + 1]) for i in range(len(parts)))
+
+    @property
+    def place(self) -> str:
+        """The area for people: 什邡市师古镇马祖村."""
+        return "".join(self.area_parts)
+
+    @property
+    def is_correction(self) -> bool:
+        return self.revision >= 2
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.status is Status.withdrawn
+
+    @property
+    def is_urgent(self) -> bool:
+        return self.kind is Kind.urgent
+
+    @property
+    def total_funds(self) -> Decimal | None:
+        return self.project.funds_total if self.project else None
+
+    @property
+    def total_display(self) -> str | None:
+        return self.project.total_display if self.project else None
+
+    @property
+    def published_date(self) -> date:
+        return self.published.date()
+
+    def publicity_state(self, today: date) -> PublicityState:
+        if self.publicity is None:
+            return PublicityState.none
+        if today < self.publicity.start:
+            return PublicityState.not_started
+        if today > self.publicity.end:
+            return PublicityState.ended
+        return PublicityState.running
+
+    def is_due(self, now: datetime) -> bool:
+        """Approved (or withdrawn after approval) and its publication time has come."""
+        return self.status is not Status.draft and self.published <= now
+
+    @cached_property
+    def content_hash(self) -> str:
+        """A stable hash of everything the office wrote; the build's cache key starts here."""
+        payload = self.model_dump_json().encode()
+        return hashlib.sha256(payload).hexdigest()
+
+
+def notice_fields(model: type[BaseModel] = Notice) -> Mapping[str, Any]:
+    """The field names a YAML mapping for ``model`` may use (for typo suggestions)."""
+    return model.model_fields

@@ -1,0 +1,279 @@
+"""Read YAML safely and remember where every value came from.
+
+PyYAML builds a node tree that keeps marks (line, column); we construct plain Python data from
+it ourselves so that each value's place survives, and so that the dangerous or confusing parts of
+YAML are refused with a clear message: anchors and aliases (the "billion laughs" bomb), duplicate
+keys (silently last-wins in PyYAML), tabs in indentation, files that are too big and files that
+are not UTF-8 (offices often save GBK).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from pipeline.errors import InputError, Location, Problem
+
+try:  # libyaml is about ten times faster; fall back when it was not compiled in
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+DEFAULT_MAX_BYTES = 256 * 1024
+LocPath = tuple[str | int, ...]
+
+# Turns YAML scalars into Python values with YAML 1.1's safe rules (dates, ints, bools...).
+_scalar_constructor = yaml.SafeLoader("")
+
+
+class FieldProblem(ValueError):
+    """Raised by model validators to point the error at one field of the model.
+
+    ``message`` may contain ``{path}``, replaced by the dotted path of the model in the file,
+    e.g. ``"{path}.end is before {path}.start"`` becomes ``"publicity.end is before ..."``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass
+class SourceDoc:
+    """Data read from a YAML file, with the place of every key and value in it."""
+
+    path: str
+    data: Any
+    text: str
+    value_marks: dict[LocPath, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[LocPath, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, loc: LocPath, *, key: bool = False) -> Location:
+        """The place of ``loc``, or of its nearest ancestor that exists in the file."""
+        marks = self.key_marks if key else self.value_marks
+        probe = tuple(loc)
+        while probe:
+            if probe in marks:
+                line, col = marks[probe]
+                return Location(self.path, line, col)
+            if not key and probe in self.key_marks:
+                line, col = self.key_marks[probe]
+                return Location(self.path, line, col)
+            probe = probe[:-1]
+        line, col = self.value_marks.get((), (1, 1))
+        return Location(self.path, line, col)
+
+    def problem(self, loc: LocPath, message: str, *, key: bool = False) -> Problem:
+        return Problem(self.locate(loc, key=key), message)
+
+    def source_lines(self, line: int, context: int = 1) -> list[tuple[int, str]]:
+        """The numbered lines around ``line``, for showing where an error is."""
+        lines = self.text.splitlines()
+        lo, hi = max(1, line - context), min(len(lines), line + context)
+        return [(n, lines[n - 1]) for n in range(lo, hi + 1)]
+
+
+def decode(raw: bytes, path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """Bytes -> text, refusing what is too big or not UTF-8 (a BOM is fine)."""
+    if len(raw) > max_bytes:
+        raise InputError.at(
+            path, 1, 1,
+            f"file is {len(raw):,} bytes, over the limit of {max_bytes:,}; split it, or raise "
+            "rules.max_file_bytes in noticecast.yaml if it really must be this big",
+        )
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        guess = ""
+        try:
+            raw.decode("gb18030")
+            guess = " (it looks like GBK/GB18030)"
+        except UnicodeDecodeError:
+            pass
+        raise InputError.at(
+            path, line, column,
+            f"file is not UTF-8{guess}; re-save it as UTF-8, e.g. "
+            f"`iconv -f GB18030 -t UTF-8 {Path(path).name} > fixed.yaml`",
+        ) from None
+
+
+def _check_tabs(text: str, path: str) -> None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        indent = len(line) - len(line.lstrip(" \t"))
+        tab = line.find("\t", 0, indent)
+        if tab >= 0:
+            raise InputError.at(
+                path, number, tab + 1,
+                "tab character in indentation; YAML needs spaces, replace the tab with spaces",
+            )
+
+
+def parse(text: str, path: str) -> SourceDoc:
+    """Text -> SourceDoc; raises InputError for anything YAML or we refuse."""
+    _check_tabs(text, path)
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or str(exc)
+        raise InputError.at(path, line, col, f"YAML syntax error: {what}") from None
+    except yaml.YAMLError as exc:
+        raise InputError.at(path, 1, 1, f"YAML syntax error: {exc}") from None
+    doc = SourceDoc(path=path, data=None, text=text)
+    if root is None:
+        raise InputError.at(path, 1, 1, "file is empty; it should hold one YAML mapping")
+    doc.data = _Builder(doc).build(root, ())
+    return doc
+
+
+def read(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: str | None = None
+         ) -> SourceDoc:
+    """Read and parse a YAML file; ``display`` is the path shown in errors."""
+    shown = display or str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError.at(shown, 0, 0, f"cannot read file: {exc.strerror}") from None
+    return parse(decode(raw, shown, max_bytes=max_bytes), shown)
+
+
+class _Builder:
+    def __init__(self, doc: SourceDoc) -> None:
+        self.doc = doc
+        self.seen: set[int] = set()
+
+    def build(self, node: yaml.Node, loc: LocPath) -> Any:
+        if id(node) in self.seen and not isinstance(node, yaml.ScalarNode):
+            raise self._error(node, "anchors and aliases (& and *) are not allowed; write the "
+                                    "value out in full")
+        self.seen.add(id(node))
+        self.doc.value_marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise self._error(key_node, "a mapping key must be a plain name")
+                key = str(_scalar_constructor.construct_object(key_node))
+                if key == "<<":
+                    raise self._error(key_node, "merge keys (<<) are not allowed; write the "
+                                                "fields out in full")
+                if key in result:
+                    first = self.doc.key_marks[(*loc, key)]
+                    raise self._error(key_node, f"duplicate key {key!r} (first at line "
+                                                f"{first[0]}); keep only one")
+                self.doc.key_marks[(*loc, key)] = (
+                    key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                result[key] = self.build(value_node, (*loc, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+        try:
+            return _scalar_constructor.construct_object(node)
+        except (yaml.YAMLError, ValueError) as exc:
+            raise self._error(node, f"bad value: {exc}") from None
+
+    def _error(self, node: yaml.Node, message: str) -> InputError:
+        mark = node.start_mark
+        return InputError.at(self.doc.path, mark.line + 1, mark.column + 1, message)
+
+
+# -- pydantic errors -> located, actionable one-liners -------------------------------------
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _model_at(model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last element of ``loc`` (for field suggestions)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        info = current.model_fields.get(part)
+        if info is None:
+            return None
+        current = _inner_model(info.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe_input(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return "a " + ("mapping" if isinstance(value, dict) else "list")
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validation_problems(
+    doc: SourceDoc,
+    exc: ValidationError,
+    model: type[BaseModel],
+    base: LocPath = (),
+    *,
+    hint: Callable[[LocPath], str] | None = None,
+) -> list[Problem]:
+    """Turn a pydantic ValidationError into one located Problem per error."""
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc: LocPath = (*base, *err["loc"])
+        kind = err["type"]
+        original = (err.get("ctx") or {}).get("error")
+        if isinstance(original, FieldProblem):
+            message = original.message.replace("{path}", _dotted(loc))
+            loc = (*loc, original.field)
+            problems.append(doc.problem(loc, message))
+            continue
+        where = _dotted(loc)
+        if kind == "missing":
+            name = loc[-1]
+            message = f"{where}: required field is missing; add `{name}:`"
+            problems.append(doc.problem(loc[:-1], message))
+        elif kind == "extra_forbidden":
+            name = str(loc[-1])
+            owner = _model_at(model, err["loc"])
+            suggestion = ""
+            if owner is not None:
+                close = difflib.get_close_matches(name, list(owner.model_fields), n=1, cutoff=0.6)
+                if close:
+                    suggestion = f"; did you mean {close[0]!r}?"
+                else:
+                    suggestion = "; allowed: " + ", ".join(owner.model_fields)
+            problems.append(doc.problem(loc, f"{where}: unknown field {name!r}{suggestion}",
+                                        key=True))
+        else:
+            text = err["msg"]
+            if text.startswith("Value error, "):
+                text = text[len("Value error, "):]
+            elif text.startswith("Assertion failed, "):
+                text = text[len("Assertion failed, "):]
+            else:
+                text = f"{text} (got {_describe_input(err.get('input'))})"
+            extra = hint(loc) if hint else ""
+            problems.append(doc.problem(loc, f"{where}: {text}{extra}"))
+    return problems
