@@ -204,6 +204,18 @@ def new(ref: _ProjectRef, kind: str, notice_id: str, folder: Path | None,
     click.echo(project.display(path))
 
 
+# The features' own commands (serve, import-feed, sms, newspaper, publish, status, resolve, log,
+# next, preview) live in pipeline/commands/, one module per feature; importing registers them.
+from pipeline.commands import (  # noqa: E402
+    card,  # noqa: F401
+    newspaper,  # noqa: F401
+    preview,  # noqa: F401
+    publish,  # noqa: F401
+    sms,  # noqa: F401
+    ticker,  # noqa: F401
+    web,  # noqa: F401
+)
+
 # -- the entry point ---------------------------------------------------------------------
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,1 @@
+"""Commands of the card feature (registered on `pipeline.cli.cli`)."""

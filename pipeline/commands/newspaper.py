@@ -1,0 +1,1 @@
+"""Commands of the newspaper feature (registered on `pipeline.cli.cli`)."""

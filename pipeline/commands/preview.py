@@ -1,0 +1,1 @@
+"""Commands of the preview feature (registered on `pipeline.cli.cli`)."""

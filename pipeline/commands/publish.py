@@ -1,0 +1,1 @@
+"""Commands of the publish feature (registered on `pipeline.cli.cli`)."""

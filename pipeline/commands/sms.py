@@ -1,0 +1,1 @@
+"""Commands of the sms feature (registered on `pipeline.cli.cli`)."""

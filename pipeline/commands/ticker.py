@@ -1,0 +1,1 @@
+"""Commands of the ticker feature (registered on `pipeline.cli.cli`)."""

@@ -1,0 +1,1 @@
+"""Commands of the web feature (registered on `pipeline.cli.cli`)."""
