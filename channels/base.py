@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 DeliveryKind = Literal["idempotent", "at-most-once"]
+Scope = Literal["notice", "collection", "digest"]
 Event = Literal["publish", "correction", "withdrawal", "expiry"]
 
 
@@ -114,6 +115,10 @@ class Channel(Protocol):
 
     name: ClassVar[str]
     delivery: ClassVar[DeliveryKind]
+    # What one delivery carries: one notice's outputs ("notice": Telegram, newspaper), the
+    # whole current build ("collection": the site, the ticker playlist) or a per-person digest
+    # of several notices ("digest": SMS).
+    scope: ClassVar[Scope]
 
     @classmethod
     def from_config(cls, config: Config, sink: Path) -> Channel: ...

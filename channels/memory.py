@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from channels.base import Delivery, DeliveryKind, Receipt, Target
+from channels.base import Delivery, DeliveryKind, Receipt, Scope, Target
 from pipeline.config import Config
 
 
@@ -19,6 +19,7 @@ from pipeline.config import Config
 class MemoryChannel:
     name: ClassVar[str] = "memory"
     delivery: ClassVar[DeliveryKind] = "idempotent"
+    scope: ClassVar[Scope] = "notice"
 
     delivered: list[Delivery] = field(default_factory=list)
     withdrawn: list[Receipt] = field(default_factory=list)
