@@ -165,7 +165,9 @@ class _Builder:
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
                     raise self._error(key_node, "a mapping key must be a plain name")
-                key = str(_scalar_constructor.construct_object(key_node))
+                # A key is a name, taken as written: YAML 1.1 would read `on:` or `no:` as a
+                # boolean and `2018:` as a number (Withdrawal has a field called `on`).
+                key = str(key_node.value)
                 if key == "<<":
                     raise self._error(key_node, "merge keys (<<) are not allowed; write the "
                                                 "fields out in full")
