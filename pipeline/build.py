@@ -372,13 +372,17 @@ def build(project: Project, options: BuildOptions,
             where = project.display(path) if path else (notice_id or result.renderer)
             report.problems.append(Problem(Location(where), f"{result.renderer}: {message}"))
         for notice_id, records in result.files.items():
+            path = loaded.paths.get(notice_id)
+            where = Location(project.display(path) if path else result.renderer)
+            report.warnings.extend(
+                Problem(where, f"{result.renderer}: {text}", severity="warning")
+                for record in records for text in record.meta.get("warnings", ()))
             key = the_plan.keys[(result.renderer, notice_id)]
             old = {f["path"] for f in manifest.files(result.renderer, notice_id)}
             entry.files_removed += _remove(out_dir / result.renderer,
                                            old - {r.path for r in records})
-            source = loaded.paths.get(notice_id)
             manifest.set(result.renderer, notice_id, key, records,
-                         source=str(source) if source else None)
+                         source=str(path) if path else None)
             if notice_id == COLLECTION:
                 entry.collection = True
             else:

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipeline import yamlsrc
 from pipeline.errors import ConfigError, InputError
@@ -86,6 +93,10 @@ class Ticker(Section):
     speed_px_per_s: float = Field(default=32.0, gt=0)
     max_chars: int = Field(default=80, ge=20)
     tv_speed_px_per_s: float = Field(default=120.0, gt=0)
+    preview_scale: int = Field(default=4, ge=1, le=8)
+    # The GIF preview shows one loop, but at most this long: a long playlist would make a
+    # GIF of tens of megabytes that nobody watches to the end.
+    preview_max_s: float = Field(default=60.0, gt=0)
 
 
 class Sms(Section):
@@ -125,7 +136,9 @@ class SmppSettings(Section):
     system_id: str
     password_env: str = "NOTICECAST_SMPP_PASSWORD"
     source_addr: str = "106900000000"
-    messages_per_second: float = Field(default=10.0, gt=0)
+    messages_per_second: float = Field(default=10.0, gt=0)  # submit_sm PDUs, one per part
+    registered_delivery: bool = True  # ask the SMSC for delivery receipts
+    timeout_s: float = Field(default=10.0, gt=0)
 
 
 class HttpSmsSettings(Section):
@@ -138,6 +151,14 @@ class SmsChannel(Section):
     transport: Literal["outbox", "smpp", "http"] = "outbox"
     smpp: SmppSettings | None = None
     http: HttpSmsSettings | None = None
+
+    @model_validator(mode="after")
+    def _transport_settings(self) -> SmsChannel:
+        if self.transport == "smpp" and self.smpp is None:
+            raise ValueError("transport smpp needs an 'smpp:' block with host and system_id")
+        if self.transport == "http" and self.http is None:
+            raise ValueError("transport http needs an 'http:' block with the gateway url")
+        return self
 
 
 class SiteChannel(Section):
@@ -157,6 +178,11 @@ class Publish(Section):
     max_attempts: int = Field(default=5, ge=1)
     backoff_base_s: float = Field(default=30.0, gt=0)
     backoff_max_s: float = Field(default=3600.0, gt=0)
+    # "full": every ledger write is fsynced, so even a power cut cannot lose the record that an
+    # SMS was about to go out. "normal" survives a crash or kill of noticecast itself (the OS
+    # still has the write) but not of the machine; it is many times faster on slow disks.
+    durability: Literal["full", "normal"] = "full"
+    watch_interval_s: float = Field(default=300.0, ge=1)  # publish --watch: longest sleep
 
 
 ALL_CHANNELS = ("site", "telegram", "newspaper", "ticker", "sms")

@@ -52,6 +52,16 @@ class LabelledEnum(StrEnum):
                     return member
         return value
 
+    @classmethod
+    def coerce(cls, value: Any) -> Any:
+        """Like ``parse``, but an unknown name is an error that lists both spellings."""
+        parsed = cls.parse(value)
+        if isinstance(value, str) and not isinstance(parsed, cls):
+            options = ", ".join(f"{m.value} ({LABELS[m]})" for m in cls)
+            raise ValueError(f"{value.strip()!r} is not a known {cls.__name__.lower()}; "
+                             f"use one of: {options}")
+        return parsed
+
 
 class Kind(LabelledEnum):
     fund_allocation = "fund_allocation"
@@ -153,7 +163,7 @@ def _strip(value: Any) -> Any:
 
 
 def _phone_text(value: Any) -> Any:
-    # YAML reads an unquoted 12317 as an integer; a phone number is text.
+    # YAML reads an unquoted 12317 as an integer; a phone number (or a numeric id) is text.
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return _strip(value)
@@ -183,6 +193,10 @@ def _plausible_phone(value: str) -> str:
 Text = Annotated[str, BeforeValidator(_strip), Field(min_length=1)]
 Phone = Annotated[str, BeforeValidator(_phone_text), AfterValidator(_plausible_phone)]
 Yuan = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2)]
+
+
+def _zone(info: ValidationInfo) -> ZoneInfo:
+    return ZoneInfo((info.context or {}).get("timezone", DEFAULT_TIMEZONE))
 
 
 class Frozen(BaseModel):
@@ -321,12 +335,12 @@ class Withdrawal(Frozen):
 class Notice(Frozen):
     """One public notice (公告公示), as the office wrote it."""
 
-    id: Annotated[str, Field(min_length=1, max_length=80)]
+    id: Annotated[str, BeforeValidator(_phone_text), Field(min_length=1, max_length=80)]
     revision: int = Field(default=1, ge=1)
-    kind: Annotated[Kind, BeforeValidator(Kind.parse)]
+    kind: Annotated[Kind, BeforeValidator(Kind.coerce)]
     title: Annotated[Text, Field(max_length=200)]
     issuer: Text
-    level: Annotated[Level, BeforeValidator(Level.parse)]
+    level: Annotated[Level, BeforeValidator(Level.coerce)]
     area: Text
     published: datetime
     publicity: DateRange | None = None
@@ -337,7 +351,7 @@ class Notice(Frozen):
     interpretation: Text | None = None  # 政策解读, for policy documents
     attachments: tuple[Attachment, ...] = ()
     channels: tuple[Text, ...] | None = None  # None: the config's default for the kind
-    status: Annotated[Status, BeforeValidator(Status.parse)] = Status.draft
+    status: Annotated[Status, BeforeValidator(Status.coerce)] = Status.draft
     correction: Correction | None = None
     withdrawal: Withdrawal | None = None
     tags: tuple[Text, ...] = ()
@@ -363,12 +377,24 @@ class Notice(Frozen):
 
     @field_validator("published", mode="before")
     @classmethod
-    def _aware(cls, value: Any, info: ValidationInfo) -> Any:
-        tz = ZoneInfo((info.context or {}).get("timezone", DEFAULT_TIMEZONE))
+    def _whole_day(cls, value: Any, info: ValidationInfo) -> Any:
+        # A bare date (unquoted, or quoted as text) means the start of office hours.
+        if isinstance(value, str) and len(value.strip()) == 10:
+            try:
+                value = date.fromisoformat(value.strip())
+            except ValueError:
+                return value
         if isinstance(value, date) and not isinstance(value, datetime):
-            return datetime.combine(value, time(9, 0), tzinfo=tz)
-        if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=tz)
+            return datetime.combine(value, time(9, 0), tzinfo=_zone(info))
+        return value
+
+    @field_validator("published")
+    @classmethod
+    def _aware(cls, value: datetime, info: ValidationInfo) -> datetime:
+        # Unquoted YAML times arrive as datetimes, quoted ones as text that pydantic parses;
+        # either way a time without an offset is local time in the office's zone.
+        if value.tzinfo is None:
+            return value.replace(tzinfo=_zone(info))
         return value
 
     @model_validator(mode="after")

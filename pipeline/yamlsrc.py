@@ -10,6 +10,7 @@ are not UTF-8 (offices often save GBK).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,10 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 DEFAULT_MAX_BYTES = 256 * 1024
+MAX_DEPTH = 32  # a notice nests four levels deep; anything near this is a mistake or an attack
 LocPath = tuple[str | int, ...]
+
+_LEADING_ZERO = re.compile(r"^0[0-9_]+$")
 
 # Turns YAML scalars into Python values with YAML 1.1's safe rules (dates, ints, bools...).
 _scalar_constructor = yaml.SafeLoader("")
@@ -94,7 +98,10 @@ def decode(raw: bytes, path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        # Everything before the bad byte decoded fine, so its length in characters is the
+        # column an editor shows.
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start:exc.start].decode("utf-8")) + 1
         guess = ""
         try:
             raw.decode("gb18030")
@@ -125,10 +132,7 @@ def parse(text: str, path: str) -> SourceDoc:
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = exc.problem or str(exc)
-        raise InputError.at(path, line, col, f"YAML syntax error: {what}") from None
+        raise _syntax_error(exc, path) from None
     except yaml.YAMLError as exc:
         raise InputError.at(path, 1, 1, f"YAML syntax error: {exc}") from None
     doc = SourceDoc(path=path, data=None, text=text)
@@ -136,6 +140,30 @@ def parse(text: str, path: str) -> SourceDoc:
         raise InputError.at(path, 1, 1, "file is empty; it should hold one YAML mapping")
     doc.data = _Builder(doc).build(root, ())
     return doc
+
+
+# Hints for the YAML errors that office staff meet most, keyed by the start of the problem.
+_SYNTAX_HINTS = {
+    "mapping values are not allowed": "check the indentation of this line and the one above, "
+                                      "and put quotes around a value that contains ': '",
+    "found unexpected end of stream": "a quote or bracket opened here is never closed",
+    "could not find expected ':'": "a line here is neither `field: value` nor a list item; "
+                                   "check the indentation",
+    "found character that cannot start any token": "put quotes around this value",
+}
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, path: str) -> InputError:
+    problem = exc.problem or str(exc)
+    mark = exc.problem_mark or exc.context_mark
+    # At the end of the file the problem mark says nothing; where the scan began says more.
+    if exc.context_mark is not None and "end of stream" in problem:
+        mark = exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    hint = next((h for start, h in _SYNTAX_HINTS.items() if problem.startswith(start)), "")
+    context = f" {exc.context}" if exc.context and "end of stream" in problem else ""
+    message = f"YAML syntax error{context}: {problem}" + (f"; {hint}" if hint else "")
+    return InputError.at(path, line, col, message)
 
 
 def read(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: str | None = None
@@ -155,6 +183,9 @@ class _Builder:
         self.seen: set[int] = set()
 
     def build(self, node: yaml.Node, loc: LocPath) -> Any:
+        if len(loc) > MAX_DEPTH:
+            raise self._error(node, f"nested more than {MAX_DEPTH} levels deep; a notice "
+                                    "needs only a few levels")
         if id(node) in self.seen and not isinstance(node, yaml.ScalarNode):
             raise self._error(node, "anchors and aliases (& and *) are not allowed; write the "
                                     "value out in full")
@@ -181,10 +212,17 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+        if node.tag == "tag:yaml.org,2002:int" and not node.style \
+                and _LEADING_ZERO.match(node.value):
+            # YAML 1.1 reads 02365123456 as an octal number; with a leading zero it is a phone
+            # number or a code, so keep the text as written.
+            return node.value
         try:
             return _scalar_constructor.construct_object(node)
         except (yaml.YAMLError, ValueError) as exc:
-            raise self._error(node, f"bad value: {exc}") from None
+            what = "date or time" if "timestamp" in node.tag else "value"
+            raise self._error(node, f"{_dotted(loc)}: {node.value!r} is not a valid {what} "
+                                    f"({exc}); dates are written YYYY-MM-DD") from None
 
     def _error(self, node: yaml.Node, message: str) -> InputError:
         mark = node.start_mark
@@ -215,6 +253,15 @@ def _model_at(model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseMode
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
+def _suggestion(model: type[BaseModel], loc: Sequence[str | int]) -> str | None:
+    """The field name closest to the unknown one at ``loc``, if one is close enough."""
+    owner = _model_at(model, loc)
+    if owner is None:
+        return None
+    close = difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def _inner_model(annotation: Any) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
@@ -223,6 +270,18 @@ def _inner_model(annotation: Any) -> Any:
         if found is not None:
             return found
     return None
+
+
+def _plain_message(err: Any) -> str:
+    """Pydantic's wording, said in the terms of a YAML file (list, text, characters)."""
+    kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
+    if isinstance(value, str) and kind == "too_short":
+        return "Value error, must not be empty"
+    if isinstance(value, str) and kind == "too_long":
+        return (f"Value error, is {len(value)} characters long, over the limit of "
+                f"{ctx.get('max_length')}; shorten it")
+    text = str(err["msg"])
+    return text.replace("a valid tuple", "a list").replace("Tuple should", "The list should")
 
 
 def _describe_input(value: Any) -> str:
@@ -242,7 +301,19 @@ def validation_problems(
 ) -> list[Problem]:
     """Turn a pydantic ValidationError into one located Problem per error."""
     problems: list[Problem] = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    # A misspelt required field (`titel:`) is both unknown and missing; report it once, as the
+    # typo with its suggestion, since that is the line the writer has to fix.
+    missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+    misspelt: set[tuple[str | int, ...]] = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            close = _suggestion(model, err["loc"])
+            if close and (*err["loc"][:-1], close) in missing:
+                misspelt.add((*err["loc"][:-1], close))
+    for err in errors:
+        if err["type"] == "missing" and tuple(err["loc"]) in misspelt:
+            continue
         loc: LocPath = (*base, *err["loc"])
         kind = err["type"]
         original = (err.get("ctx") or {}).get("error")
@@ -261,15 +332,15 @@ def validation_problems(
             owner = _model_at(model, err["loc"])
             suggestion = ""
             if owner is not None:
-                close = difflib.get_close_matches(name, list(owner.model_fields), n=1, cutoff=0.6)
+                close = _suggestion(model, err["loc"])
                 if close:
-                    suggestion = f"; did you mean {close[0]!r}?"
+                    suggestion = f"; did you mean {close!r}?"
                 else:
                     suggestion = "; allowed: " + ", ".join(owner.model_fields)
             problems.append(doc.problem(loc, f"{where}: unknown field {name!r}{suggestion}",
                                         key=True))
         else:
-            text = err["msg"]
+            text = _plain_message(err)
             if text.startswith("Value error, "):
                 text = text[len("Value error, "):]
             elif text.startswith("Assertion failed, "):

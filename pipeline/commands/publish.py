@@ -1,1 +1,291 @@
-"""Commands of the publish feature (registered on `pipeline.cli.cli`)."""
+"""Commands of the publish feature: publish, status, log, resolve, next.
+
+How a run works is told in ``pipeline.publish``; these commands only parse options, call it
+and print what came back (tables on stderr, data on stdout).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from typing import Any
+
+import click
+from rich.table import Table
+
+from pipeline.cli import (
+    _escape,
+    _ProjectRef,
+    cli,
+    err,
+    format_option,
+    out,
+    pass_project,
+    print_problems,
+    today_option,
+)
+from pipeline.errors import LedgerError
+
+STATE_STYLE = {"delivered": "green", "resolved": "green", "retry": "yellow",
+               "failed": "red", "in-doubt": "bold magenta", "sending": "cyan",
+               "pending": "cyan", "cancelled": "dim"}
+
+
+def now_option(func: Any) -> Any:
+    return click.option(
+        "--now", "now_text", default=None, metavar="ISO",
+        help="Pretend it is this exact moment (ISO 8601; without an offset, the office's "
+             "time zone). Wins over --today.")(func)
+
+
+def channel_option(func: Any) -> Any:
+    return click.option("--channel", default=None, metavar="NAME",
+                        help="Only this channel (site, telegram, newspaper, ticker, sms).")(func)
+
+
+@cli.command()
+@today_option
+@now_option
+@channel_option
+@click.option("--dry-run", is_flag=True, help="Show what would be delivered; change nothing.")
+@click.option("--wait", is_flag=True,
+              help="If another publish is running, wait for it instead of stopping.")
+@click.option("--watch", is_flag=True,
+              help="Keep publishing as things become due, until interrupted (Ctrl-C).")
+@click.option("--interval", type=click.FloatRange(1, 86400), default=None,
+              help="With --watch: the longest sleep between runs, in seconds "
+                   "(default: publish.watch_interval_s, 300).")
+@pass_project
+def publish(ref: _ProjectRef, today: date | None, now_text: str | None, channel: str | None,
+            dry_run: bool, wait: bool, watch: bool, interval: float | None) -> None:
+    """Deliver every due notice to its channels, through the delivery ledger.
+
+    --today D means "as of D 23:59:59" in the office's time zone: everything published on or
+    before that day is due. Without --today/--now the real clock is used.
+    """
+    from pipeline import registry
+    from pipeline.publish import PublishOptions, moment
+    from pipeline.publish import publish as run_publish
+    from pipeline.publish import watch as run_watch
+
+    project = ref.get()
+    if channel:
+        registry.channel_class(channel)  # an unknown name fails here, before any work
+    if watch:
+        if today or now_text or dry_run:
+            raise click.UsageError("--watch runs on the real clock; drop --today, --now and "
+                                   "--dry-run")
+
+        def once(now: datetime) -> Any:
+            report = run_publish(project, PublishOptions(now=now, channel=channel, wait=True))
+            _print_report(report, project)
+            return report
+
+        try:
+            run_watch(project, once,
+                      interval=interval or project.config.publish.watch_interval_s)
+        except KeyboardInterrupt:
+            err.print("stopped watching")
+        return
+    now = moment(project.config, today=today, now=now_text)
+    options = PublishOptions(now=now, channel=channel, dry_run=dry_run, wait=wait)
+    report = _with_progress(lambda progress: run_publish(project, options, progress))
+    _print_report(report, project)
+    sys.exit(0 if report.ok else 1)
+
+
+def _with_progress(work: Any) -> Any:
+    if not err.is_terminal:
+        return work(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("Delivering", total=None)
+        return work(lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def _print_report(report: Any, project: Any) -> None:
+    print_problems(report.warnings)
+    print_problems(report.problems)
+    for row in report.recovered:
+        err.print(f"[yellow]recovered {_escape(str(row.key))} from an interrupted run[/yellow]")
+    when = report.now.isoformat(timespec="seconds")
+    if report.dry_run:
+        _print_plan(report)
+        return
+    table = Table(title=f"noticecast publish — as of {when}", title_justify="left")
+    for column in ("channel", "calls", "delivered", "retried", "failed", "in doubt",
+                   "waiting", "cancelled"):
+        table.add_column(column, justify="left" if column == "channel" else "right")
+    for name, tally in sorted(report.tallies.items()):
+        table.add_row(name, str(tally.calls), str(tally.delivered), str(tally.retried),
+                      str(tally.failed), _warn(tally.in_doubt), str(tally.waiting),
+                      str(tally.cancelled))
+    err.print(table)
+    if report.in_doubt:
+        err.print(f"[magenta]{len(report.in_doubt)} delivery(ies) in doubt: see "
+                  "`noticecast status`, then `noticecast resolve KEY --delivered|--resend`"
+                  "[/magenta]")
+
+
+def _warn(count: int) -> str:
+    return f"[bold magenta]{count}[/bold magenta]" if count else "0"
+
+
+def _print_plan(report: Any) -> None:
+    table = Table(title=f"noticecast publish --dry-run — as of "
+                        f"{report.now.isoformat(timespec='seconds')}", title_justify="left")
+    for column in ("channel", "target", "key", "event", "why"):
+        table.add_column(column)
+    for batch in report.plan.batches:
+        for item in batch.items:
+            why = "new" if item.row is None else (
+                f"retry {item.row.attempt + 1}" if item.is_retry else item.row.state)
+            table.add_row(batch.channel, _escape(batch.target.label or batch.target.key),
+                          _escape(str(item.key)), item.key.event, why)
+    for row, reason in report.plan.cancel:
+        table.add_row(row.key.channel, _escape(row.target_label or row.key.target),
+                      _escape(str(row.key)), row.key.event, f"cancel: {reason}")
+    out.print(table)
+    waiting = report.plan.waiting
+    err.print(f"{len(report.plan.items)} delivery(ies) in {len(report.plan.batches)} call(s) "
+              f"would be made; {len(waiting)} retry(ies) not yet due; "
+              f"{len(report.in_doubt)} in doubt. Nothing was changed.")
+
+
+@cli.command()
+@click.option("--notice", "notice_id", default=None, metavar="ID", help="Only this notice.")
+@channel_option
+@click.option("--state", "states", multiple=True, metavar="STATE",
+              help="Only deliveries in this state (repeatable): pending, sending, delivered, "
+                   "retry, failed, in-doubt, resolved, cancelled.")
+@format_option
+@pass_project
+def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
+           states: tuple[str, ...], fmt: str) -> None:
+    """Show the current state of every delivery in the ledger; deliveries in doubt last."""
+    from pipeline.ledger import IN_DOUBT, open_readonly
+    from pipeline.publish import ledger_path
+
+    project = ref.get()
+    ledger = open_readonly(ledger_path(project))
+    rows = []
+    if ledger is not None:
+        with ledger:
+            rows = ledger.current(notice_id=notice_id, channel=channel, states=states or None)
+    doubt = [r for r in rows if r.state == IN_DOUBT]
+    if fmt == "json":
+        click.echo(json.dumps({"deliveries": [r.as_dict() for r in rows],
+                               "in_doubt": [str(r.key) for r in doubt]},
+                              ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        err.print("the ledger has no deliveries yet" if ledger is None else "no deliveries match")
+        return
+    table = Table(title=f"delivery ledger — {len(rows)} key(s)", title_justify="left")
+    for column in ("key", "target", "state", "attempts", "when", "note"):
+        table.add_column(column)
+    for row in sorted(rows, key=lambda r: (r.state == IN_DOUBT, str(r.key))):
+        style = STATE_STYLE.get(row.state, "")
+        when = row.next_at if row.state == "retry" and row.next_at else row.at
+        table.add_row(_escape(str(row.key)), _escape(row.target_label),
+                      f"[{style}]{row.state}[/{style}]" if style else row.state,
+                      str(row.attempt), when.isoformat(timespec="seconds") if when else "",
+                      _escape(row.reason or ""))
+    out.print(table)
+    for row in doubt:
+        err.print(f"[magenta]in doubt: {_escape(str(row.key))} — run `noticecast resolve "
+                  f"{_escape(str(row.key))} --delivered` if it arrived, else --resend[/magenta]")
+
+
+@cli.command()
+@click.option("--notice", "notice_id", default=None, metavar="ID", help="Only this notice.")
+@channel_option
+@click.option("--key", "key_text", default=None, metavar="KEY", help="Only this delivery key.")
+@format_option
+@pass_project
+def log(ref: _ProjectRef, notice_id: str | None, channel: str | None, key_text: str | None,
+        fmt: str) -> None:
+    """Show the ledger's history: every state change, oldest first."""
+    from pipeline.ledger import Key, open_readonly
+    from pipeline.publish import ledger_path
+
+    project = ref.get()
+    key = Key.parse(key_text) if key_text else None
+    ledger = open_readonly(ledger_path(project))
+    events = []
+    if ledger is not None:
+        with ledger:
+            events = ledger.history(notice_id=notice_id, channel=channel, key=key)
+    if fmt == "json":
+        click.echo(json.dumps([e.as_dict() for e in events], ensure_ascii=False, indent=2))
+        return
+    for event in events:
+        parts = [f"{event.seq:>6}", event.at.isoformat(timespec="seconds"),
+                 f"{event.state:<9}", str(event.key)]
+        if event.attempt:
+            parts.append(f"attempt {event.attempt}")
+        if event.next_at:
+            parts.append(f"next {event.next_at.isoformat(timespec='seconds')}")
+        if event.reason:
+            parts.append(f"— {event.reason}")
+        if event.receipt and event.receipt.get("remote_id"):
+            parts.append(f"[{event.receipt['remote_id']}]")
+        parts.append(f"({event.actor})")
+        click.echo("  ".join(parts))
+
+
+@cli.command()
+@click.argument("key_text", metavar="KEY")
+@click.option("--delivered", "decision", flag_value="delivered",
+              help="It did arrive: record it as delivered (resolved), never send it again.")
+@click.option("--resend", "decision", flag_value="resend",
+              help="It did not arrive: the next publish sends it again.")
+@pass_project
+def resolve(ref: _ProjectRef, key_text: str, decision: str | None) -> None:
+    """Decide a delivery that is in doubt (or failed): it arrived, or send it again.
+
+    KEY is as `noticecast status` shows it: NOTICE:REVISION:EVENT:CHANNEL:TARGET.
+    """
+    from pipeline.ledger import Key, Ledger, operator_actor
+    from pipeline.publish import ledger_path, lock_path, moment
+    from pipeline.publish_lock import publish_lock
+
+    if decision is None:
+        raise click.UsageError("say what happened: --delivered or --resend")
+    project = ref.get()
+    key = Key.parse(key_text)
+    path = ledger_path(project)
+    if not path.is_file():
+        raise LedgerError(f"{project.display(path)}: no ledger yet; nothing to resolve")
+    # The lock keeps a running publisher from racing the operator on the same key.
+    with publish_lock(lock_path(project), shown=project.display(lock_path(project))), \
+            Ledger(path) as ledger:
+        row = ledger.resolve(key, delivered=decision == "delivered",
+                             as_of=moment(project.config), actor=operator_actor())
+    click.echo(f"{row.key}: {row.state} ({row.reason})")
+
+
+@cli.command(name="next")
+@today_option
+@now_option
+@channel_option
+@pass_project
+def next_due(ref: _ProjectRef, today: date | None, now_text: str | None,
+             channel: str | None) -> None:
+    """Print when anything is next due (ISO 8601), for cron or a systemd timer.
+
+    Prints the current moment if something is due already; prints nothing and exits 1 if
+    nothing is scheduled.
+    """
+    from pipeline.publish import due_moment, moment
+
+    project = ref.get()
+    now = moment(project.config, today=today, now=now_text)
+    when = due_moment(project, now, channel)
+    if when is None:
+        err.print("nothing is scheduled")
+        sys.exit(1)
+    click.echo(when.astimezone(project.config.zone).isoformat(timespec="seconds"))

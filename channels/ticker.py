@@ -1,0 +1,165 @@
+"""The ticker channel: it delivers the current playlist to the LED controller or TV playout.
+
+What it delivers is the ticker renderer's collection (``playlist.json``, ``strip.png``,
+``preview.gif``, ``tv.html``). Delivering is idempotent: the playlist is the whole current state,
+so sending it twice is harmless, and a notice leaves the screens when the next playlist no
+longer names it (``withdraw`` has nothing to take back).
+
+* **Folder** (default): the files go into the sink folder, each through a temporary file and a
+  rename, the assets first and ``playlist.json`` last. A controller that watches
+  ``playlist.json`` therefore never reads half a playlist, nor a playlist whose assets are
+  not there yet.
+* **HTTP push** (``channels.ticker.endpoint``): one multipart POST with ``playlist.json`` and
+  the assets, with ``Authorization: Bearer <token>`` when the environment variable named by
+  ``token_env`` is set. A timeout, a connection failure, a 5xx, 408 or 429 is transient (the
+  publisher retries with backoff); any other 4xx is permanent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from channels.base import (
+    Delivery,
+    DeliveryKind,
+    PermanentError,
+    Receipt,
+    Scope,
+    Target,
+    TransientError,
+)
+from pipeline.build import write_atomic
+from pipeline.config import Config
+from pipeline.renderers.base import Artifact
+
+PLAYLIST = "playlist.json"
+ASSETS = ("strip.png", "preview.gif", "tv.html")
+# Statuses below 500 that still mean "try again later".
+_TRANSIENT_4XX = frozenset({408, 425, 429})
+
+
+@dataclass
+class TickerChannel:
+    name: ClassVar[str] = "ticker"
+    delivery: ClassVar[DeliveryKind] = "idempotent"
+    scope: ClassVar[Scope] = "collection"
+    renderer: ClassVar[str] = "ticker"  # whose collection artifacts it delivers
+
+    sink: Path
+    endpoint: str | None = None
+    token: str | None = None
+    timeout_s: float = 10.0
+    # One client for the life of the channel: building one costs a TLS context (~0.3 s).
+    _client: httpx.Client | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_config(cls, config: Config, sink: Path) -> TickerChannel:
+        settings = config.channels.ticker
+        return cls(sink=sink, endpoint=settings.endpoint,
+                   token=config.secret(settings.token_env), timeout_s=settings.timeout_s)
+
+    def targets(self, config: Config) -> list[Target]:
+        if self.endpoint:
+            shown = _without_credentials(self.endpoint)
+            return [Target(channel=self.name, key=f"http:{shown}",
+                           address={"endpoint": self.endpoint}, label=shown)]
+        return [Target(channel=self.name, key="folder", address={"folder": str(self.sink)},
+                       label=str(self.sink))]
+
+    def deliver(self, delivery: Delivery) -> Receipt:
+        playlist, assets = _playlist_files(delivery.artifacts)
+        endpoint = delivery.target.address.get("endpoint")
+        if endpoint:
+            return self._push(str(endpoint), playlist, assets, delivery.target)
+        folder = Path(delivery.target.address.get("folder") or self.sink)
+        return self._drop(folder, playlist, assets, delivery.target)
+
+    def withdraw(self, receipt: Receipt) -> None:
+        # The playlist is the current state: a withdrawn notice is simply absent from the
+        # next one. There is nothing to take back.
+        return None
+
+    # -- transports ------------------------------------------------------------------------
+
+    def _drop(self, folder: Path, playlist: Artifact, assets: Sequence[Artifact],
+              target: Target) -> Receipt:
+        try:
+            for artifact in (*assets, playlist):  # playlist.json last: it names the others
+                write_atomic(folder / artifact.path, artifact.data)
+        except OSError as exc:
+            raise TransientError(f"ticker: cannot write the playlist into {folder}: "
+                                 f"{exc.strerror or exc}") from None
+        return Receipt(channel=self.name, target_key=target.key, remote_id=playlist.sha256,
+                       details={"folder": str(folder),
+                                "files": [a.path for a in (*assets, playlist)]})
+
+    def _push(self, endpoint: str, playlist: Artifact, assets: Sequence[Artifact],
+              target: Target) -> Receipt:
+        shown = _without_credentials(endpoint)
+        files = [(Path(a.path).stem, (a.path, a.data, a.media_type))
+                 for a in (playlist, *assets)]
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            response = self._http().post(endpoint, files=files, headers=headers)
+        except httpx.TimeoutException:
+            raise TransientError(f"ticker: {shown} did not answer within "
+                                 f"{self.timeout_s:g} s") from None
+        except httpx.TransportError as exc:
+            raise TransientError(f"ticker: cannot reach {shown}: "
+                                 f"{type(exc).__name__}") from None
+        status = response.status_code
+        if status >= 500 or status in _TRANSIENT_4XX:
+            raise TransientError(f"ticker: {shown} answered {status} "
+                                 f"{response.reason_phrase}; will retry",
+                                 retry_after=_retry_after(response))
+        if status >= 400:
+            raise PermanentError(f"ticker: {shown} refused the playlist with {status} "
+                                 f"{response.reason_phrase}: {_snippet(response)}")
+        return Receipt(channel=self.name, target_key=target.key,
+                       remote_id=response.headers.get("X-Playlist-Id") or playlist.sha256,
+                       details={"endpoint": shown, "status": status,
+                                "files": [a.path for a in (playlist, *assets)]})
+
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout_s)
+        return self._client
+
+
+def _playlist_files(artifacts: Sequence[Artifact]) -> tuple[Artifact, list[Artifact]]:
+    """playlist.json and the assets it names, from the delivery's artifacts."""
+    by_path = {a.path: a for a in artifacts if a.renderer == "ticker"}
+    playlist = by_path.get(PLAYLIST)
+    if playlist is None:
+        raise PermanentError("ticker: the delivery carries no playlist.json; run "
+                             "`noticecast build` (the ticker renderer) first")
+    return playlist, [by_path[name] for name in ASSETS if name in by_path]
+
+
+def _without_credentials(url: str) -> str:
+    """The URL without user:password@ and without a query, fit for logs and ledger keys."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _snippet(response: httpx.Response) -> str:
+    text = " ".join(response.text.split())
+    return (text[:160] + "…") if len(text) > 160 else (text or "(no body)")

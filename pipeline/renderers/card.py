@@ -1,0 +1,485 @@
+"""The mobile summary card: a picture to forward on a phone and to pin on the village board.
+
+Per notice: ``<id>/card-1080x1920.png`` (the main, portrait card), ``<id>/card-1080x1350.png``
+(for feeds), with ``--print`` both again at A6 size (``<id>/card-a6-tall.png``,
+``<id>/card-a6-feed.png``, at the configured dpi, stored in the PNG), and ``<id>/caption.txt``,
+the Telegram caption. Every picture carries a QR code of the notice's canonical page.
+
+The layout is a column: a red government header with the office and the issuer, a correction
+or withdrawal banner where it applies, the kind badge and publicity state, the title (shrunk
+in steps, then cut with an ellipsis), the summary, the key facts, and at the bottom a panel with
+the published date, the hotlines and the QR code. The bottom panel and three facts are reserved
+first; the title and summary get what is left, so nothing ever overlaps or falls off the card.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from PIL import Image, ImageDraw
+
+from pipeline.model import Notice, format_date
+from pipeline.renderers import qr
+from pipeline.renderers.base import Artifact, BaseRenderer, RenderContext
+from pipeline.renderers.caption import notice_caption, utf16_len
+from pipeline.renderers.card_canvas import RGB, Canvas
+from pipeline.renderers.card_facts import Fact, key_facts
+from pipeline.renderers.card_style import CardStyle, load_style
+from pipeline.renderers.typeset import FontStack, Missing, cover, fit, size_steps
+
+SCREEN_WIDTH = 1080
+VARIANTS: dict[str, tuple[int, int]] = {"tall": (1080, 1920), "feed": (1080, 1350)}
+A6_MM = (105.0, 148.0)
+MIN_SCREEN_MODULE_PX = 8  # below this a QR photographed from a phone screen gets unreliable
+MIN_PRINT_MODULE_MM = 0.5
+EM_ASCENT = 0.88  # where the ideographic em box's top lies above the baseline, in em
+QR_CAPTION = "扫码查看详情"
+
+
+@dataclass(frozen=True)
+class CardSpec:
+    """One picture to make: which layout variant, its pixel size, its scale and print dpi."""
+
+    variant: str
+    width: int
+    height: int
+    scale: float
+    dpi: int | None
+    filename: str
+
+    @property
+    def min_module_px(self) -> int:
+        if self.dpi:
+            return math.ceil(MIN_PRINT_MODULE_MM / 25.4 * self.dpi)
+        return MIN_SCREEN_MODULE_PX
+
+
+def card_specs(print_sizes: bool, dpi: int) -> list[CardSpec]:
+    specs = [CardSpec(variant, w, h, 1.0, None, f"card-{w}x{h}.png")
+             for variant, (w, h) in VARIANTS.items()]
+    if print_sizes:
+        page_w, page_h = (round(mm / 25.4 * dpi) for mm in A6_MM)
+        for variant, (w, h) in VARIANTS.items():
+            scale = min(page_w / w, page_h / h)  # the whole card on an A6 sheet
+            specs.append(CardSpec(variant, round(w * scale), round(h * scale), scale, dpi,
+                                  f"card-a6-{variant}.png"))
+    return specs
+
+
+@dataclass(frozen=True)
+class CardTexts:
+    """The notice's words as the card shows them, with undrawable characters replaced."""
+
+    office: str
+    issuer: str
+    title: str
+    summary: str
+    banner: str | None
+    facts: tuple[Fact, ...]
+    footer: str
+    missing: tuple[Missing, ...]
+
+
+def card_texts(notice: Notice, ctx: RenderContext, style: CardStyle) -> CardTexts:
+    stacks = (style.stack("Regular"), style.stack("Bold"))
+    missing: list[Missing] = []
+
+    def clean(text: str, field: str) -> str:
+        text = " ".join(text.split())  # a card has no line breaks of its own
+        covered, lacking = cover(text, stacks, field, style.placeholder)
+        missing.extend(m for m in lacking if m.char not in {x.char for x in missing})
+        return covered
+
+    banner = None
+    if notice.is_withdrawn and notice.withdrawal is not None:
+        banner = clean(f"本公告已撤回　{notice.withdrawal.reason}", "withdrawal.reason")
+    elif notice.is_correction and notice.correction is not None:
+        banner = clean(f"更正 · 第{notice.revision}版　{notice.correction.note}",
+                       "correction.note")
+    facts = tuple(Fact(f.label, clean(f.value, f"fact {f.label}"), f.emphasis)
+                  for f in key_facts(notice, ctx.today))
+    host = urlparse(ctx.base_url).netloc
+    return CardTexts(
+        office=clean(ctx.config.office.name, "office.name"),
+        issuer=clean(notice.issuer, "issuer"),
+        title=clean(notice.title, "title"),
+        summary=clean(notice.summary, "summary"),
+        banner=banner,
+        facts=facts,
+        footer=clean(f"{ctx.config.site.title} · {host}", "site.title"),
+        missing=tuple(missing),
+    )
+
+
+class CardLayout:
+    """Draws one card variant at one scale; every measure comes from the style."""
+
+    def __init__(self, notice: Notice, ctx: RenderContext, style: CardStyle, spec: CardSpec,
+                 texts: CardTexts) -> None:
+        self.notice, self.ctx, self.style, self.spec, self.texts = notice, ctx, style, spec, texts
+        self.regular = style.stack("Regular")
+        self.bold = style.stack("Bold")
+        self.paper = style.colour("paper")
+        self.canvas = Canvas(spec.width, spec.height, self.paper)
+        self.margin = self.px("margin")
+        self.module_px = 0
+
+    def px(self, name: str) -> int:
+        return round(self.style.measure(name, self.spec.variant) * self.spec.scale)
+
+    def lines(self, name: str) -> int:
+        return int(self.style.measure(name, self.spec.variant))
+
+    def ratio(self, name: str) -> float:
+        return self.style.measure(name, self.spec.variant)
+
+    # -- drawing primitives ----------------------------------------------------------------
+
+    def line(self, stack: FontStack, size: int, text: str, x: float, top: float, fill: RGB,
+             behind: RGB, align: str = "left", right: float | None = None) -> float:
+        """One line whose em box starts at ``top``; returns its width."""
+        width = stack.face(size).measure(text)
+        if align == "center":
+            x = x + ((right if right is not None else self.spec.width) - x - width) / 2
+        elif align == "right":
+            x = (right if right is not None else self.spec.width - self.margin) - width
+        self.canvas.text(stack, size, text, x, top + size * EM_ASCENT, fill, behind)
+        return width
+
+    def pill(self, text: str, x: int, top: int, fill: RGB, ink: RGB, behind: RGB,
+             bold: bool = True) -> int:
+        height = self.px("badge_height")
+        size = self.px("badge_size")
+        stack = self.bold if bold else self.regular
+        width = round(stack.face(size).measure(text) + height * 0.9)
+        self.canvas.rounded((x, top, x + width, top + height), round(8 * self.spec.scale),
+                            fill, behind)
+        self.line(stack, size, text, x + height * 0.45, top + (height - size) / 2, ink, fill)
+        return width
+
+    # -- the card, top to bottom -----------------------------------------------------------
+
+    def draw(self) -> Canvas:
+        y = self.header()
+        y = self.banner(y)
+        y = self.badges(y + round(self.margin * 0.55))
+        panel_top = self.panel()
+        self.body(y + round(self.margin * 0.4), panel_top - round(self.margin * 0.35))
+        if self.notice.is_withdrawn:
+            self.seal(y)
+        return self.canvas
+
+    def header(self) -> int:
+        style, w = self.style, self.spec.width
+        height = self.px("header_height")
+        red, ink, soft = style.colour("header"), style.colour("header_ink"), \
+            style.colour("header_muted")
+        self.canvas.rect((0, 0, w, height), red)
+        office_size, issuer_size = self.px("office_size"), self.px("issuer_size")
+        width = w - 2 * self.margin
+        office = fit(self.texts.office, self.regular, width, 1,
+                     size_steps(office_size, round(office_size * 0.75), 2))
+        issuer = fit(self.texts.issuer, self.bold, width, 1,
+                     size_steps(issuer_size, round(issuer_size * 0.7), 2))
+        gap = round(office_size * 0.55)
+        block = office.face.size + gap + issuer.face.size
+        top = (height - block) / 2
+        self.line(self.regular, office.face.size, office.lines[0], 0, top, soft, red, "center")
+        self.line(self.bold, issuer.face.size, issuer.lines[0], 0,
+                  top + office.face.size + gap, ink, red, "center")
+        gold = self.px("gold_rule")
+        self.canvas.rect((0, height, w, height + gold), style.colour("gold"))
+        return height + gold
+
+    def banner(self, y: int) -> int:
+        if self.texts.banner is None:
+            return y
+        kind = "withdrawn" if self.notice.is_withdrawn else "correction"
+        background, ink = self.style.pair("banners", kind)
+        height, size = self.px("banner_height"), self.px("banner_size")
+        text = fit(self.texts.banner, self.bold, self.spec.width - 2 * self.margin, 2, [size])
+        pitch = round(size * 1.4)
+        height += pitch * (len(text.lines) - 1)
+        self.canvas.rect((0, y, self.spec.width, y + height), background)
+        top = y + (height - size - pitch * (len(text.lines) - 1)) / 2
+        for number, line in enumerate(text.lines):
+            self.line(self.bold, size, line, self.margin, top + number * pitch, ink, background)
+        return y + height
+
+    def badges(self, y: int) -> int:
+        notice, style = self.notice, self.style
+        white = style.colour("header_ink")
+        x = self.margin
+        gap = round(16 * self.spec.scale)
+        x += self.pill(notice.kind.label, x, y, style.kind_colour(notice.kind.value), white,
+                       self.paper) + gap
+        state = notice.publicity_state(self.ctx.today)
+        background, ink = style.pair("states", state.value)
+        x += self.pill(state.label, x, y, background, ink, self.paper) + gap
+        if notice.status.value == "draft":
+            background, ink = style.pair("states", "draft")
+            x += self.pill("草稿 · 未发布", x, y, background, ink, self.paper) + gap
+        size = self.px("badge_size")
+        height = self.px("badge_height")
+        right_text = f"第{notice.revision}版" if notice.is_correction else notice.level.label
+        self.line(self.regular, size, right_text, 0, y + (height - size) / 2,
+                  style.colour("muted"), self.paper, "right")
+        return y + height
+
+    def panel(self) -> int:
+        """The bottom panel (date, hotlines, QR code) and the footer; returns the panel's top."""
+        style, spec, scale = self.style, self.spec, self.spec.scale
+        w, h = spec.width, spec.height
+        footer_h = self.px("footer_height")
+        red = style.colour("header")
+        self.canvas.rect((0, h - footer_h, w, h), red)
+        footer_size = self.px("footer_size")
+        footer = fit(self.texts.footer, self.regular, w - 2 * self.margin, 1, [footer_size])
+        self.line(self.regular, footer_size, footer.lines[0], 0, h - footer_h +
+                  (footer_h - footer_size) / 2, style.colour("header_muted"), red, "center")
+
+        url = self.ctx.notice_url(self.notice.id)
+        modules = qr.modules(url)
+        self.module_px = max(spec.min_module_px, round(self.ratio("qr_module_px") * scale))
+        qr_px = modules * self.module_px
+        caption_size = self.px("qr_caption_size")
+        inset = round(10 * scale)
+        panel_h = inset + qr_px + round(caption_size * 1.9)
+        bottom = h - footer_h - round(self.margin * 0.45)
+        top = bottom - panel_h
+        left, right = self.margin, w - self.margin
+        panel, border = style.colour("panel"), style.colour("panel_border")
+        radius = round(16 * scale)
+        self.canvas.rounded((left, top, right, bottom), radius, border, self.paper)
+        edge = max(1, round(2 * scale))
+        self.canvas.rounded((left + edge, top + edge, right - edge, bottom - edge),
+                            radius - edge, panel, border)
+
+        qr_x = right - inset - qr_px
+        qr_y = top + inset
+        dark, light = style.colour("qr_dark"), style.colour("qr_light")
+        picture = qr.image(url, self.module_px)
+        if (dark, light) != ((0, 0, 0), (255, 255, 255)):
+            picture = _recolour(picture, dark, light)
+        else:
+            picture = picture.convert("RGB")
+        self.canvas.paste(picture, qr_x, qr_y, (dark, light))
+        self.line(self.bold, caption_size, QR_CAPTION, qr_x,
+                  qr_y + qr_px - round(self.module_px * 1.5), style.colour("ink"), panel,
+                  "center", right=qr_x + qr_px)
+
+        self.info(left + round(40 * scale), top, qr_x - round(8 * scale), bottom, panel)
+        return top
+
+    def info(self, x: int, top: int, right: int, bottom: int, behind: RGB) -> None:
+        """Published date and the phone numbers, in the panel left of the QR code."""
+        notice, office = self.notice, self.ctx.config.office
+        rows = [("发布日期", format_date(notice.published_date))]
+        supervision = notice.contact.supervision_phone or office.supervision_phone
+        if supervision:
+            rows.append(("监督电话", supervision))
+        rows.append(("扶贫监督举报电话", notice.contact.hotline))
+        label_size, value_size = self.px("info_label_size"), self.px("info_value_size")
+        row_gap = round(value_size * 0.8)
+        row_h = round(label_size * 1.5) + value_size
+        block = len(rows) * row_h + (len(rows) - 1) * row_gap
+        y = top + (bottom - top - block) / 2
+        accent_bar = round(6 * self.spec.scale)
+        self.canvas.rect((x - round(22 * self.spec.scale), round(y),
+                          x - round(22 * self.spec.scale) + accent_bar, round(y + block)),
+                         self.style.colour("header"))
+        muted, ink = self.style.colour("muted"), self.style.colour("ink")
+        for label, value in rows:
+            self.line(self.regular, label_size, label, x, y, muted, behind)
+            shown = fit(value, self.bold, right - x, 1,
+                        size_steps(value_size, round(value_size * 0.7), 2))
+            self.line(self.bold, shown.face.size, shown.lines[0], x,
+                      y + round(label_size * 1.5), ink, behind)
+            y += row_h + row_gap
+
+    def body(self, top: int, bottom: int) -> None:
+        """Title, summary, rule and facts between the badges and the panel."""
+        style, scale = self.style, self.spec.scale
+        width = self.spec.width - 2 * self.margin
+        ink, muted = style.colour("ink"), style.colour("muted")
+        facts = self.texts.facts
+        value_size, amount_size = self.px("value_size"), self.px("amount_size")
+        fact_gap = self.px("fact_gap")
+        leading = self.ratio("fact_leading")
+
+        def row_height(fact: Fact, lines: int) -> int:
+            size = amount_size if fact.emphasis else value_size
+            return round(size + (lines - 1) * size * leading) + fact_gap
+
+        rule_gap = round(30 * scale)
+        reserved = sum(row_height(f, 1) for f in facts[:3]) + 2 * rule_gap
+        room = bottom - top - reserved
+
+        title_pitch = self.ratio("title_leading")
+        smallest = max(1, round(self.ctx.config.card.title_min_px * scale))
+        largest = max(smallest, self.px("title_max"))
+        max_lines = max(1, min(self.lines("title_lines"),
+                               int((room - smallest) // (smallest * title_pitch)) + 1))
+        title = fit(self.texts.title, self.bold, width, max_lines,
+                    size_steps(largest, smallest, max(1, self.px("title_step"))))
+        size = title.face.size
+        y = float(top)
+        for number, text in enumerate(title.lines):
+            self.line(self.bold, size, text, self.margin, y + number * size * title_pitch, ink,
+                      self.paper)
+        y += size + (len(title.lines) - 1) * size * title_pitch
+        room -= y - top
+
+        summary_size = self.px("summary_size")
+        summary_pitch = summary_size * self.ratio("summary_leading")
+        gap = round(summary_size * 0.8)
+        summary_lines = min(self.lines("summary_lines"),
+                            int((room - gap - summary_size) // summary_pitch) + 1)
+        if summary_lines > 0 and self.texts.summary:
+            summary = fit(self.texts.summary, self.regular, width, summary_lines,
+                          [summary_size])
+            y += gap
+            for number, text in enumerate(summary.lines):
+                self.line(self.regular, summary_size, text, self.margin,
+                          y + number * summary_pitch, muted, self.paper)
+            y += summary_size + (len(summary.lines) - 1) * summary_pitch
+
+        rows = self.plan_facts(facts, bottom - y - 2 * rule_gap - round(8 * scale))
+        used = sum(height for _, _, height in rows) + fact_gap * len(rows)
+        leftover = bottom - y - 2 * rule_gap - round(8 * scale) - used
+        # Spare room (short titles) goes first into air between the facts, then evenly above
+        # the rule and below the facts, so the card never looks top-heavy.
+        extra = min(leftover / max(1, len(rows)), fact_gap * 0.9) if leftover > 0 else 0.0
+        y += max(0.0, (leftover - extra * len(rows)) / 2) + rule_gap
+        self.canvas.rect((self.margin, round(y), self.spec.width - self.margin,
+                          round(y) + max(1, round(2 * scale))), style.colour("rule"))
+        y += rule_gap + round(8 * scale)
+        self.draw_facts(rows, y, fact_gap + extra)
+
+    def plan_facts(self, facts: Sequence[Fact], room: float) -> list[tuple[Fact, tuple[str, ...],
+                                                                        int]]:
+        """The facts that fit in ``room`` px (at least three), with their lines and heights."""
+        value_size, amount_size = self.px("value_size"), self.px("amount_size")
+        value_x = self.margin + self.px("label_width")
+        value_w = self.spec.width - self.margin - value_x
+        leading = self.ratio("fact_leading")
+        fact_gap = self.px("fact_gap")
+        rows: list[tuple[Fact, tuple[str, ...], int]] = []
+        used = 0.0
+        shown = facts[: self.lines("facts_max")]
+        for number, fact in enumerate(shown):
+            size = amount_size if fact.emphasis else value_size
+            stack = self.bold if fact.emphasis else self.regular
+            lines = fit(fact.value, stack, value_w, self.lines("value_lines"), [size]).lines
+            height = round(size + (len(lines) - 1) * size * leading)
+            # The first three facts are guaranteed: keep one line for each still to come.
+            owed = sum((amount_size if f.emphasis else value_size) + fact_gap
+                       for f in shown[number + 1:3])
+            if used + height + owed > room and len(lines) > 1:
+                lines = fit(fact.value, stack, value_w, 1, [size]).lines
+                height = size
+            if used + height > room and len(rows) >= 3:
+                break
+            rows.append((fact, lines, height))
+            used += height + fact_gap
+        return rows
+
+    def draw_facts(self, rows: Sequence[tuple[Fact, tuple[str, ...], int]], y: float,
+                   pitch_gap: float) -> None:
+        style = self.style
+        label_size = self.px("label_size")
+        value_x = self.margin + self.px("label_width")
+        leading = self.ratio("fact_leading")
+        for fact, lines, height in rows:
+            size = self.px("amount_size") if fact.emphasis else self.px("value_size")
+            stack = self.bold if fact.emphasis else self.regular
+            colour = style.colour("accent") if fact.emphasis else style.colour("ink")
+            # Labels sit on the first line's baseline, whatever the value's size.
+            baseline = y + size * EM_ASCENT
+            self.line(self.regular, label_size, fact.label, self.margin,
+                      baseline - label_size * EM_ASCENT, style.colour("muted"), self.paper)
+            for number, text in enumerate(lines):
+                self.line(stack, size, text, value_x, y + number * size * leading, colour,
+                          self.paper)
+            y += height + pitch_gap
+
+    def seal(self, y: int) -> None:
+        """A red 已撤回 seal across the title, like the stamp on a withdrawn paper notice."""
+        scale = self.spec.scale
+        colour = self.style.colour("stamp")
+        size = round(96 * scale)
+        face = self.bold.face(size)
+        text = "已撤回"
+        pad = round(size * 0.45)
+        border = max(2, round(8 * scale))
+        width = round(face.measure(text)) + 2 * pad
+        height = size + 2 * pad
+        stamp = Image.new("RGBA", (width, height), (*colour, 0))
+        draw = ImageDraw.Draw(stamp)
+        fill = (*colour, 190)
+        draw.rounded_rectangle((0, 0, width - 1, height - 1), radius=round(size * 0.25),
+                               outline=fill, width=border)
+        inner = border * 2
+        draw.rounded_rectangle((inner, inner, width - 1 - inner, height - 1 - inner),
+                               radius=round(size * 0.18), outline=fill,
+                               width=max(1, border // 3))
+        x = pad
+        for index, run in face.runs(text):
+            draw.text((x, pad + size * EM_ASCENT), run, font=face.fonts[index], fill=fill,
+                      anchor="ls")
+            x += face.measure(run)
+        turned = stamp.rotate(12, resample=Image.Resampling.BICUBIC, expand=True)
+        left = self.spec.width - self.margin - turned.width + round(20 * scale)
+        self.canvas.overlay(turned, left, y + round(10 * scale),
+                            ((colour, self.paper), (colour, self.style.colour("ink"))))
+
+
+def _recolour(picture: Image.Image, dark: RGB, light: RGB) -> Image.Image:
+    """A 1-bit QR image in the layout's two colours."""
+    out = Image.new("RGB", picture.size, light)
+    out.paste(dark, (0, 0), picture.point(lambda v: 255 - v).convert("L"))
+    return out
+
+
+def warning_lines(notice: Notice, texts: CardTexts, style: CardStyle) -> list[str]:
+    families = style.stack("Regular").description
+    return [f"{notice.id}: character '{m.char}' ({m.codepoint}) has no glyph in {families} "
+            f"({m.field}); shown as {style.placeholder}" for m in texts.missing]
+
+
+class CardRenderer(BaseRenderer):
+    name = "card"
+    version = "1"
+    templates = ("card/layout.yaml",)
+    config_sections = ("office", "site", "card")
+
+    def render(self, notices: Sequence[Notice], ctx: RenderContext) -> Iterator[Artifact]:
+        style = load_style(ctx.templates)
+        specs = card_specs(ctx.options.print_sizes, ctx.config.card.print_dpi)
+        for notice in notices:
+            yield from self.render_one(notice, ctx, style, specs)
+
+    def render_one(self, notice: Notice, ctx: RenderContext, style: CardStyle,
+                   specs: Sequence[CardSpec]) -> Iterator[Artifact]:
+        url = ctx.notice_url(notice.id)
+        texts = card_texts(notice, ctx, style)
+        warnings = warning_lines(notice, texts, style)
+        for number, spec in enumerate(specs):
+            layout = CardLayout(notice, ctx, style, spec, texts)
+            data = layout.draw().png(spec.dpi)
+            meta: dict[str, object] = {"url": url, "size": [spec.width, spec.height],
+                                       "variant": spec.variant, "module_px": layout.module_px}
+            if spec.dpi:
+                meta["dpi"] = spec.dpi
+                meta["module_mm"] = round(layout.module_px / spec.dpi * 25.4, 3)
+            if warnings and number == 0:  # once per notice, on the main card
+                meta["warnings"] = warnings
+            yield Artifact(self.name, f"{notice.id}/{spec.filename}", data, "image/png",
+                           notice.id, notice.revision, meta)
+        caption = notice_caption(notice, url, ctx.today)
+        yield Artifact(self.name, f"{notice.id}/caption.txt", caption.encode("utf-8"),
+                       "text/plain; charset=utf-8", notice.id, notice.revision,
+                       {"url": url, "utf16_length": utf16_len(caption)})

@@ -1,0 +1,188 @@
+"""The preview desk in a real browser: all five outputs, and live updates as the YAML changes.
+
+A preview server runs in a thread on 127.0.0.1 (a free port) against a copy of the demo project;
+headless Chromium opens the index and a notice, then the test edits the notice's file on disk
+and waits for the open page to change by itself (Server-Sent Events, no reload).
+"""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pipeline.preview.server import HOST, BackgroundPreview
+from pipeline.preview.state import PreviewState
+from pipeline.project import Project
+
+NOTICE_ID = "sf-2018-0012"
+WAIT_MS = 120_000  # an upper bound for a rebuild on a slow CI machine, not a speed check
+REPO = Path(__file__).resolve().parent.parent
+DEMO_TODAY = date(2018, 7, 8)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+
+def notice_file(root: Path) -> Path:
+    return next((root / "content").rglob(f"{NOTICE_ID}.yaml"))
+
+
+@pytest.fixture
+def desk(demo_project: Path, demo_today: date) -> Iterator[BackgroundPreview]:
+    state = PreviewState(Project.open(demo_project), today=demo_today)
+    with BackgroundPreview.start(state) as server:
+        yield server
+
+
+def test_notice_view_shows_all_outputs_and_follows_edits(
+        desk: BackgroundPreview, demo_project: Path, browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(desk.url + "/")
+        expect(page.locator(f'tr[data-notice="{NOTICE_ID}"]')).to_be_visible()
+        assert page.locator("table.notices tbody tr").count() >= 2
+        # The filters work: by area and kind
+        page.select_option('select[name="area"]', "什邡市/师古镇/马祖村")
+        expect(page.locator(f'tr[data-notice="{NOTICE_ID}"]')).to_be_visible()
+        assert "ck-" not in page.locator("table.notices tbody").inner_text()
+
+        page.goto(f"{desk.url}/notices/{NOTICE_ID}")
+        _expect_all_outputs(page)
+        page.evaluate("window.__notReloaded = true")
+
+        source = notice_file(demo_project)
+        original = source.read_text("utf-8")
+        old_title = _title_of(original)
+        new_title = "马祖村道路硬化工程公示（预览测试）"
+        source.write_text(original.replace(f"title: {old_title}", f"title: {new_title}"), "utf-8")
+        expect(page.locator("#notice-title")).to_have_text(new_title, timeout=WAIT_MS)
+        expect(page.frame_locator("iframe.web").locator("h1").first).to_contain_text(
+            new_title, timeout=WAIT_MS)
+
+        # Break the YAML: the located error replaces the outputs.
+        broken = original.replace(f"title: {old_title}", "title: [unclosed")
+        source.write_text(broken, "utf-8")
+        problem = page.locator("#notice-problems .where").first
+        expect(problem).to_contain_text(f"{source.relative_to(demo_project)}:", timeout=WAIT_MS)
+        expect(page.locator("#notice-problems pre span.target").first).to_be_visible()
+        assert page.locator("[data-output]").count() == 0
+        # ... and the other notices keep working.
+        status, body = _get(desk.port, "/notices/sf-2018-0003")
+        assert status == 200 and 'data-output="web"' in body
+
+        # Fix it: the outputs come back.
+        source.write_text(original, "utf-8")
+        expect(page.locator("#notice-title")).to_have_text(old_title, timeout=WAIT_MS)
+        _expect_all_outputs(page)
+        assert page.evaluate("window.__notReloaded") is True  # updated in place, never reloaded
+    finally:
+        page.close()
+    # The preview wrote only into its own cache folder.
+    assert not (demo_project / "out").exists()
+    assert not (demo_project / ".noticecast" / "ledger.sqlite").exists()
+
+
+def _expect_all_outputs(p: Page) -> None:
+    from playwright.sync_api import expect
+
+    expect(p.locator('[data-output="web"] iframe.web')).to_be_visible(timeout=WAIT_MS)
+    cards = p.locator('[data-output="card"] .cards img')
+    expect(cards).to_have_count(2)
+    expect(p.locator("#telegram-caption")).not_to_be_empty()
+    expect(p.locator('[data-output="newspaper"] img.proof')).to_be_visible()
+    expect(p.locator('[data-output="newspaper"] dl.facts')).to_contain_text("pt")
+    expect(p.locator('[data-output="ticker"] .strip img')).to_be_visible()
+    expect(p.locator('[data-output="ticker"] iframe.tv')).to_be_visible()
+    expect(p.locator("#ticker-line")).not_to_be_empty()
+    expect(p.locator('[data-output="sms"] tr.sms-part').first).to_be_visible()
+    expect(p.locator('[data-output="sms"] .sms-digest').first).to_be_visible()
+    # Every image really loaded from the preview's /out/ route.
+    broken = p.evaluate(
+        "Array.from(document.querySelectorAll('[data-output] img'))"
+        ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+    assert broken == []
+
+
+def _title_of(text: str) -> str:
+    for line in text.splitlines():
+        if line.startswith("title:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("no title line")
+
+
+def _get(port: int, path: str, host: str | None = None) -> tuple[int, str]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    try:
+        # skip_host: send the path byte for byte, with our own Host header.
+        connection.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", host or f"{HOST}:{port}")
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", errors="replace")
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def small_desk(tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[tuple[BackgroundPreview, Path]]:
+    """One notice only, so that the start-up build is quick; shared by the HTTP tests."""
+    root = tmp_path_factory.mktemp("small") / "site"
+    (root / "content").mkdir(parents=True)
+    shutil.copy(REPO / "noticecast.yaml", root / "noticecast.yaml")
+    shutil.copy(notice_file(REPO), root / "content" / f"{NOTICE_ID}.yaml")
+    (root / "secret.txt").write_text("not for the browser", "utf-8")
+    state = PreviewState(Project.open(root), today=DEMO_TODAY)
+    with BackgroundPreview.start(state, watch=False) as server:
+        yield server, root
+
+
+def test_binds_to_loopback_only(small_desk: tuple[BackgroundPreview, Path]) -> None:
+    server, _ = small_desk
+    addresses = [sock.getsockname()[0] for srv in server.server.servers
+                 for sock in srv.sockets]
+    assert addresses == ["127.0.0.1"]
+    status, _ = _get(server.port, "/")
+    assert status == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/out/../secret.txt",
+    "/out/../../secret.txt",
+    "/out/web/../../secret.txt",
+    "/out/%2e%2e/secret.txt",
+    "/out/web/%2E%2E%2F%2E%2E%2Fsecret.txt",
+    "/out/..%2fsecret.txt",
+    "/out/%252e%252e/secret.txt",
+    "/out/..\\secret.txt",
+])
+def test_path_traversal_is_rejected(small_desk: tuple[BackgroundPreview, Path],
+                                    path: str) -> None:
+    server, _ = small_desk
+    status, body = _get(server.port, path)
+    assert status in (400, 404)
+    assert "not for the browser" not in body
+
+
+def test_serves_outputs_but_not_the_build_bookkeeping(
+        small_desk: tuple[BackgroundPreview, Path]) -> None:
+    server, root = small_desk
+    assert _get(server.port, f"/notices/{NOTICE_ID}")[0] == 200
+    assert (root / ".noticecast" / "preview" / ".cache" / "manifest.json").is_file()
+    assert _get(server.port, "/out/.cache/manifest.json")[0] == 404
+    assert _get(server.port, f"/out/sms/{NOTICE_ID}/sms.json")[0] == 200
+    assert _get(server.port, "/out/sms/no-such/sms.json")[0] == 404
+
+
+def test_refuses_foreign_host_names(small_desk: tuple[BackgroundPreview, Path]) -> None:
+    server, _ = small_desk
+    # A page elsewhere that rebinds its DNS name to 127.0.0.1 must not read the desk.
+    assert _get(server.port, "/", host="attacker.example")[0] == 400

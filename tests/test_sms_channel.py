@@ -1,0 +1,240 @@
+"""The SMS channel against real loopback peers: the outbox, an SMPP peer, an HTTP gateway."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from peers.http_recorder import HttpRecorder
+from peers.smpp_peer import SmppPeer
+from smpplib import consts
+
+from channels.base import Delivery, Target
+from channels.smpp import SmppTransport
+from channels.sms import OutboxTransport, SmsChannel
+from channels.sms_http import HttpSmsTransport
+from pipeline.config import Config
+from pipeline.errors import PermanentError, TransientError
+from pipeline.renderers.base import Artifact
+from pipeline.renderers.sms_segment import segment
+from pipeline.subscribers import Subscriber
+
+PHONE = "+8613800000001"
+CHINESE = ("【扶贫公示】\n1.马祖村产业道路硬化工程，68.5万元 https://gongshi.example.gov.cn/n/sf-2018-0012"
+           "\n2.2018年脱贫攻坚项目库第…，309万元 https://gongshi.example.gov.cn/n/sf-2018-0008\n回T退订")
+LATIN = "[Notice] Road works {phase 2} cost 685000 CNY ~ see https://example.org/n/1 | €" * 3
+
+
+def config_with(sms: dict[str, Any] | None = None, root: Path | None = None) -> Config:
+    data: dict[str, Any] = {"sms": {"subscribers": None}}
+    if sms:
+        data["channels"] = {"sms": sms}
+    if root:
+        data["root"] = root
+    return Config.model_validate(data)
+
+
+def delivery(text: str, phone: str = PHONE, digest_id: str = "dg-0123456789abcdef"
+             ) -> Delivery:
+    subscriber = Subscriber(phone, "什邡市/师古镇/马祖村")
+    target = Target(channel="sms", key=subscriber.key, label=subscriber.masked,
+                    address={"phone": phone, "area": subscriber.area})
+    data = {"digest_id": digest_id, "parts": list(segment(text).parts), "notice_ids": ["x"]}
+    artifact = Artifact(renderer="sms", path="digest.json", data=json.dumps(data).encode(),
+                        media_type="application/json")
+    return Delivery(notice_id=digest_id, revision=0, target=target, artifacts=[artifact])
+
+
+# -- the outbox ----------------------------------------------------------------------------
+
+def test_outbox_writes_one_json_file_per_message(tmp_path: Path) -> None:
+    channel = SmsChannel.from_config(config_with(), tmp_path / "sms")
+    assert isinstance(channel.transport, OutboxTransport)
+    assert (channel.name, channel.delivery, channel.scope) == ("sms", "at-most-once", "digest")
+    job = delivery(CHINESE)
+    receipt = channel.deliver(job)
+    files = list((tmp_path / "sms").iterdir())
+    assert [f.name for f in files] == [receipt.remote_id]
+    data = json.loads(files[0].read_text("utf-8"))
+    assert data == {"phone": PHONE, "parts": list(segment(CHINESE).parts),
+                    "digest_id": "dg-0123456789abcdef"}
+    assert "13800000001" not in receipt.remote_id
+    assert "13800000001" not in json.dumps(receipt.as_dict(), ensure_ascii=False)
+    assert receipt.target_key == job.target.key and receipt.details["parts"] == 3
+    channel.withdraw(receipt)  # an SMS cannot be recalled: nothing happens, nothing fails
+
+
+def test_targets_are_the_subscribers(demo_project: Path) -> None:
+    from pipeline.project import Project
+
+    config = Project.open(demo_project).config
+    targets = SmsChannel.from_config(config, demo_project / "out").targets(config)
+    assert len(targets) == 13
+    first = targets[0]
+    assert first.key.startswith("sub-") and first.label == "138****0001"
+    assert first.address == {"phone": PHONE, "area": "什邡市/师古镇/马祖村"}
+
+
+def test_bad_input_is_permanent(tmp_path: Path) -> None:
+    channel = SmsChannel.from_config(config_with(), tmp_path)
+    with pytest.raises(PermanentError, match="no valid mobile number"):
+        channel.deliver(delivery("hi", phone="+86123"))
+    too_long = delivery("hi")
+    data = {"digest_id": "dg-1", "parts": ["中" * 68, "中"], "notice_ids": []}
+    too_long = Delivery("dg-1", 0, too_long.target, [Artifact(
+        "sms", "digest.json", json.dumps(data).encode(), "application/json")])
+    with pytest.raises(PermanentError, match="part 1 has 68 UCS-2 units, more than 67"):
+        channel.deliver(too_long)
+    empty = Delivery("dg-1", 0, too_long.target, [])
+    with pytest.raises(PermanentError, match=r"no digest\.json"):
+        channel.deliver(empty)
+
+
+# -- SMPP ------------------------------------------------------------------------------------
+
+def smpp_config(peer: SmppPeer, tmp_path: Path) -> Config:
+    return config_with({"transport": "smpp", "smpp": {
+        "host": "127.0.0.1", "port": peer.port, "system_id": "noticecast",
+        "password_env": "NOTICECAST_TEST_SMPP_PASSWORD", "messages_per_second": 1000,
+        "timeout_s": 5}}, root=tmp_path)
+
+
+def test_smpp_throttled_once_then_delivered_whole_and_in_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTICECAST_TEST_SMPP_PASSWORD", "secret")
+    with SmppPeer(submit_script=[consts.SMPP_ESME_RTHROTTLED]) as peer:
+        channel = SmsChannel.from_config(smpp_config(peer, tmp_path), tmp_path)
+        assert isinstance(channel.transport, SmppTransport)
+        job = delivery(CHINESE)
+        with pytest.raises(TransientError, match="Throttling") as caught:
+            channel.deliver(job)
+        assert "13800000001" not in str(caught.value) and "138****0001" in str(caught.value)
+        receipt = channel.deliver(job)  # the publisher's retry
+        latin = channel.deliver(delivery(LATIN, phone="+8613800000002"))
+    assert peer.texts() == [("8613800000001", CHINESE), ("8613800000002", LATIN)]
+    first = peer.accepted[:3]
+    assert [s.data_coding for s in first] == [8, 8, 8]  # UCS-2
+    assert all(s.registered_delivery == 1 and s.esm_class & 0x40 for s in first)
+    assert {s.udh[1] for s in first} == {3}
+    assert [s.data_coding for s in peer.accepted[3:]] == [0, 0]  # GSM-7, extension chars ok
+    assert receipt.remote_id == "m2,m3,m4" and latin.details["encoding"] == "GSM-7"
+    assert peer.binds == [{"system_id": "noticecast", "password": "secret"}] * 3
+    assert peer.commands.count("unbind") == 3  # every session ends cleanly
+
+
+def test_smpp_invalid_destination_is_permanent(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTICECAST_TEST_SMPP_PASSWORD", "secret")
+    with SmppPeer(invalid_destinations={"8613800000009"}) as peer:
+        channel = SmsChannel.from_config(smpp_config(peer, tmp_path), tmp_path)
+        with pytest.raises(PermanentError, match=r"invalid destination.*138\*\*\*\*0009"):
+            channel.deliver(delivery(CHINESE, phone="+8613800000009"))
+    assert peer.commands[-1] == "unbind"
+
+
+def test_smpp_wrong_password_is_permanent(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTICECAST_TEST_SMPP_PASSWORD", "not-the-password")
+    with SmppPeer() as peer:
+        channel = SmsChannel.from_config(smpp_config(peer, tmp_path), tmp_path)
+        with pytest.raises(PermanentError, match="Invalid Password") as caught:
+            channel.deliver(delivery(CHINESE))
+    assert "not-the-password" not in str(caught.value)
+    assert peer.submits == []
+
+
+def test_smpp_connection_loss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTICECAST_TEST_SMPP_PASSWORD", "secret")
+    with SmppPeer(drop_after_submits=1) as peer:
+        channel = SmsChannel.from_config(smpp_config(peer, tmp_path), tmp_path)
+        # One part was accepted: resending would duplicate it for a person.
+        with pytest.raises(PermanentError, match=r"1 of 3 parts .* not resent"):
+            channel.deliver(delivery(CHINESE))
+        # Nothing accepted: the connection drops before the first answer.
+        peer.drop_after_submits = None
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed_port = unused.getsockname()[1]
+    config = config_with({"transport": "smpp", "smpp": {
+        "host": "127.0.0.1", "port": closed_port, "system_id": "x",
+        "password_env": "NOTICECAST_TEST_SMPP_PASSWORD"}})
+    channel = SmsChannel.from_config(config, tmp_path)
+    with pytest.raises(TransientError, match="cannot reach"):
+        channel.deliver(delivery(CHINESE))
+
+
+def test_without_the_password_smpp_falls_back_to_the_outbox(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTICECAST_TEST_SMPP_PASSWORD", raising=False)
+    config = config_with({"transport": "smpp", "smpp": {
+        "host": "127.0.0.1", "system_id": "x", "password_env": "NOTICECAST_TEST_SMPP_PASSWORD"}})
+    assert isinstance(SmsChannel.from_config(config, tmp_path).transport, OutboxTransport)
+
+
+def test_smpp_transport_needs_its_settings() -> None:
+    with pytest.raises(ValueError, match="transport smpp needs an 'smpp:' block"):
+        config_with({"transport": "smpp"})
+
+
+# -- the HTTP gateway -------------------------------------------------------------------------
+
+def http_channel(server: HttpRecorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                 timeout_s: float = 5) -> SmsChannel:
+    monkeypatch.setenv("NOTICECAST_TEST_SMS_TOKEN", "tok-123")
+    config = config_with({"transport": "http", "http": {
+        "url": server.url("/sms"), "token_env": "NOTICECAST_TEST_SMS_TOKEN",
+        "timeout_s": timeout_s}})
+    channel = SmsChannel.from_config(config, tmp_path)
+    assert isinstance(channel.transport, HttpSmsTransport)
+    return channel
+
+
+def test_http_gateway_posts_json_with_the_bearer_token(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with HttpRecorder(default=(200, {"Content-Type": "application/json"},
+                               b'{"id": "gw-42"}')) as server:
+        receipt = http_channel(server, tmp_path, monkeypatch).deliver(delivery(CHINESE))
+    assert receipt.remote_id == "gw-42"
+    (request,) = server.requests
+    assert (request.method, request.path) == ("POST", "/sms")
+    assert request.headers["Authorization"] == "Bearer tok-123"
+    assert request.headers["Idempotency-Key"].startswith("dg-0123456789abcdef:sub-")
+    body = json.loads(request.body)
+    assert body["to"] == PHONE and "".join(body["parts"]) == CHINESE == body["text"]
+    assert body["parts"] == list(segment(CHINESE).parts)
+    assert body["encoding"] == "UCS-2" and body["digest_id"] == "dg-0123456789abcdef"
+
+
+@pytest.mark.parametrize(("status", "error"), [
+    (500, TransientError), (503, TransientError), (429, TransientError),
+    (400, PermanentError), (401, PermanentError), (404, PermanentError),
+])
+def test_http_gateway_errors(status: int, error: type[Exception], tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    headers = {"Retry-After": "7"} if status == 429 else {}
+    with HttpRecorder(default=(status, headers, b"no")) as server, pytest.raises(error) as caught:
+        http_channel(server, tmp_path, monkeypatch).deliver(delivery(CHINESE))
+    message = str(caught.value)
+    assert str(status) in message and "138****0001" in message
+    assert "tok-123" not in message and "13800000001" not in message
+    if status == 429:
+        assert caught.value.retry_after == 7.0
+
+
+def test_http_gateway_timeout_is_transient(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    with HttpRecorder(delay_s=1.0) as server:
+        channel = http_channel(server, tmp_path, monkeypatch, timeout_s=0.2)
+        with pytest.raises(TransientError, match="timed out"):
+            channel.deliver(delivery(CHINESE))
+
+
+def test_without_the_token_http_falls_back_to_the_outbox(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTICECAST_TEST_SMS_TOKEN", raising=False)
+    config = config_with({"transport": "http", "http": {
+        "url": "http://127.0.0.1:9/sms", "token_env": "NOTICECAST_TEST_SMS_TOKEN"}})
+    assert isinstance(SmsChannel.from_config(config, tmp_path).transport, OutboxTransport)
