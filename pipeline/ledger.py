@@ -492,4 +492,9 @@ def open_readonly(path: Path) -> Ledger | None:
     """The ledger for reading, or None when no publish has run yet."""
     if not path.is_file():
         return None
-    return Ledger(path, readonly=True)
+    ledger = Ledger(path, readonly=True)
+    if ledger.version < SCHEMA_VERSION:  # written by an older noticecast: migrate it first
+        ledger.close()
+        Ledger(path).close()
+        ledger = Ledger(path, readonly=True)
+    return ledger

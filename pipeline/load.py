@@ -22,7 +22,7 @@ from pipeline.errors import InputError, NoticeError, Problem
 from pipeline.model import Notice
 
 NOTICE_SUFFIXES = (".yaml", ".yml")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # bump when loading rules change what a file means
 
 
 @dataclass

@@ -260,7 +260,7 @@ class _Session:
         wanted = sorted({name for notice in notices for name in self.channels_of(notice)})
         for name in wanted:
             try:
-                self.open_channel(name, report)
+                self.open_channel(name, notices, report)
             except InputError as exc:  # the subscriber list
                 report.problems.extend(exc.problems)
             except (NoticecastError, ImportError) as exc:
@@ -276,10 +276,11 @@ class _Session:
         return report
 
     def channels_of(self, notice: Notice) -> list[str]:
-        names = notice.channels or self.config.channels_for(notice.kind)
+        names = (notice.channels if notice.channels is not None
+                 else self.config.channels_for(notice.kind))
         return [n for n in names if self.options.channel in (None, n)]
 
-    def open_channel(self, name: str, report: PublishReport) -> None:
+    def open_channel(self, name: str, notices: list[Notice], report: PublishReport) -> None:
         cls = registry.channel_class(name)
         sink = self.project.out_dir / "channels" / name
         channel = cls.from_config(self.config, sink=sink)
@@ -293,7 +294,20 @@ class _Session:
         self.infos[name] = ChannelInfo(
             name=name, scope=scope, mode=getattr(channel, "delivery", "at-most-once"),
             targets=tuple(targets), tells_withdrawal=self.config.sms.notify_withdrawal,
-            **({"accepts": self.wants_notice} if scope == "digest" else {}))
+            **({"accepts": self.wants_notice, "newsworthy": self.current_for_sms(notices)}
+               if scope == "digest" else {}))
+
+    def current_for_sms(self, notices: list[Notice]) -> Callable[[Notice], bool]:
+        """The SMS renderer's rule for what is worth a text today (publicity running, or
+        recently published)."""
+        from pipeline.renderers.sms import current_notices
+
+        current = {n.id for n in current_notices(notices, self.render_context())}
+        return lambda notice: notice.id in current
+
+    def render_context(self) -> RenderContext:
+        return RenderContext(config=self.config, today=self.now.date(),
+                             templates=self.project.templates)
 
     def wants_notice(self, notice: Notice, target: Target) -> bool:
         """Whether a digest target (a subscriber) gets this notice: by the area it lives in."""
@@ -322,7 +336,9 @@ class _Session:
             return
         options = BuildOptions(today=self.now.date(), only=renderers)
         report.build = build(self.project, options)
-        report.warnings.extend(report.build.problems)
+        # Load problems are reported already; what is new here are render errors.
+        known = set(report.problems)
+        report.warnings.extend(p for p in report.build.problems if p not in known)
 
     # -- step 7: deliver ------------------------------------------------------------------
 
@@ -416,8 +432,7 @@ class _Session:
     def digest_delivery(self, batch: Batch, items: list[Item]) -> Delivery:
         from pipeline.renderers.sms import compose_digest
 
-        ctx = RenderContext(config=self.config, today=self.now.date(),
-                            templates=self.project.templates)
+        ctx = self.render_context()
         area = batch.target.address.get("area", "")
         digest = compose_digest([(i.notice, i.key.event) for i in items], area, ctx)
         artifact: Artifact = digest.to_artifact() if hasattr(digest, "to_artifact") else digest

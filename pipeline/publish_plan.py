@@ -7,7 +7,8 @@ out. Nothing here talks to a channel or writes the ledger, which is what lets
 For each due notice (approved, or withdrawn, and ``published <= now``), each of its channels
 and each target of that channel, the events wanted are:
 
-* approved, revision 1 (or a later revision nobody on this channel had seen): ``publish``;
+* approved, revision 1 (or a later revision nobody on this channel had seen): ``publish``
+  (digest channels only while the notice is current: SMS does not text old news);
 * approved, revision >= 2: ``correction`` to the targets that received an earlier revision,
   nothing to the others (a correction reaches exactly the earlier recipients);
 * withdrawn: ``withdrawal`` to the targets that received any revision (SMS only when
@@ -48,6 +49,9 @@ class ChannelInfo:
     mode: str  # idempotent | at-most-once
     targets: tuple[Target, ...]
     accepts: Accepts = _everyone  # digest channels: whether a subscriber wants a notice
+    # Whether a first publication is still worth sending (SMS: not a notice whose period ended
+    # long ago, on the day a ledger starts). Corrections and withdrawals always go out.
+    newsworthy: Callable[[Notice], bool] = lambda notice: True
     tells_withdrawal: bool = True  # SMS: config.sms.notify_withdrawal
 
 
@@ -177,7 +181,8 @@ def _wanted(notice: Notice, info: ChannelInfo, past: list[Row], seen_here: bool,
     earlier = [r for r in received if r.key.revision < notice.revision]
     if notice.revision >= 2 and earlier:
         wanted.append(("correction", _receipt(earlier[-1])))
-    elif not (notice.revision >= 2 and seen_here and not received):
+    elif not (notice.revision >= 2 and seen_here and not received) and (
+            received or info.newsworthy(notice)):
         # A first publication; or a correction of a notice this channel never carried, which
         # is then simply published. Targets that missed revision 1 do not get the correction.
         wanted.append(("publish", None))

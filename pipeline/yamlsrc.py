@@ -115,24 +115,32 @@ def decode(raw: bytes, path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
         ) from None
 
 
-def _check_tabs(text: str, path: str) -> None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        indent = len(line) - len(line.lstrip(" \t"))
-        tab = line.find("\t", 0, indent)
-        if tab >= 0:
-            raise InputError.at(
-                path, number, tab + 1,
-                "tab character in indentation; YAML needs spaces, replace the tab with spaces",
-            )
+def _tab_error(text: str, path: str, line_number: int) -> InputError | None:
+    """The tab error for a line YAML could not read, if a tab in its indentation is why."""
+    lines = text.splitlines()
+    if not 1 <= line_number <= len(lines):
+        return None
+    line = lines[line_number - 1]
+    indent = len(line) - len(line.lstrip(" \t"))
+    tab = line.find("\t", 0, indent)
+    if tab < 0:
+        return None
+    return InputError.at(
+        path, line_number, tab + 1,
+        "tab character in indentation; YAML needs spaces, replace the tab with spaces",
+    )
 
 
 def parse(text: str, path: str) -> SourceDoc:
     """Text -> SourceDoc; raises InputError for anything YAML or we refuse."""
-    _check_tabs(text, path)
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, path) from None
+        # Tabs are only wrong where they indent; inside a block of text they are content.
+        # So ask YAML first, and explain its error as a tab problem when that is the cause.
+        mark = exc.problem_mark
+        tab = _tab_error(text, path, mark.line + 1) if mark is not None else None
+        raise (tab or _syntax_error(exc, path)) from None
     except yaml.YAMLError as exc:
         raise InputError.at(path, 1, 1, f"YAML syntax error: {exc}") from None
     doc = SourceDoc(path=path, data=None, text=text)

@@ -142,3 +142,24 @@ def test_readonly_view_sees_rows_and_cannot_write(ledger: Ledger, tmp_path: Path
             reader.db.execute("INSERT INTO events (delivery_id, state, at, as_of, actor) "
                               "VALUES (1, 'delivered', 'x', 'x', 'x')")
     assert open_readonly(tmp_path / "absent.sqlite") is None
+
+
+def test_a_ledger_of_an_older_schema_is_migrated_with_its_history(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with sqlite3.connect(path) as db:  # what version 1 of the schema made
+        from pipeline.ledger import MIGRATIONS, _statements
+
+        for statement in _statements(MIGRATIONS[0]):
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 1")
+        db.execute("INSERT INTO deliveries (notice_id, revision, event, channel, target, mode, "
+                   "created_at) VALUES ('n', 1, 'publish', 'sms', 't', 'at-most-once', 'x')")
+        db.execute("INSERT INTO events (delivery_id, state, at, as_of, actor) VALUES "
+                   "(1, 'delivered', '2018-07-08T00:00:00+00:00', "
+                   "'2018-07-08T00:00:00+00:00', 'old')")
+    reader = open_readonly(path)
+    assert reader is not None
+    with reader:
+        assert reader.version == SCHEMA_VERSION
+        assert [(str(r.key), r.state) for r in reader.current()] == [
+            ("n:1:publish:sms:t", DELIVERED)]

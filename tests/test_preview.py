@@ -33,8 +33,16 @@ def notice_file(root: Path) -> Path:
     return next((root / "content").rglob(f"{NOTICE_ID}.yaml"))
 
 
+# A few demo notices (a correction, an urgent one, a county fund notice) keep the start-up
+# build short on a two-core CI machine; the live path is the same for thirty.
+KEEP = {NOTICE_ID, "sf-2018-0003", "sf-2018-0013", "sf-2018-0018", "ga-2018-0017"}
+
+
 @pytest.fixture
 def desk(demo_project: Path, demo_today: date) -> Iterator[BackgroundPreview]:
+    for path in (demo_project / "content").rglob("*.yaml"):
+        if path.stem not in KEEP:
+            path.unlink()
     state = PreviewState(Project.open(demo_project), today=demo_today)
     with BackgroundPreview.start(state) as server:
         yield server
@@ -95,7 +103,7 @@ def _expect_all_outputs(p: Page) -> None:
 
     expect(p.locator('[data-output="web"] iframe.web')).to_be_visible(timeout=WAIT_MS)
     cards = p.locator('[data-output="card"] .cards img')
-    expect(cards).to_have_count(2)
+    expect(cards).to_have_count(2, timeout=WAIT_MS)
     expect(p.locator("#telegram-caption")).not_to_be_empty()
     expect(p.locator('[data-output="newspaper"] img.proof')).to_be_visible()
     expect(p.locator('[data-output="newspaper"] dl.facts')).to_contain_text("pt")

@@ -45,7 +45,10 @@ def calls(root: Path, channel: str) -> int:
 
 def cli_run(root: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["-C", str(root), *args])
-    return result.exit_code, result.output
+    error = result.exception
+    # `pipeline.cli.main` prints expected errors; invoked directly, they come back here.
+    shown = "" if error is None or isinstance(error, SystemExit) else str(error)
+    return result.exit_code, result.output + shown
 
 
 def test_each_key_is_delivered_once_and_a_rerun_sends_nothing(tmp_path: Path) -> None:
@@ -299,11 +302,9 @@ def test_the_lock_stops_a_second_publisher(tmp_path: Path) -> None:
     from pipeline.publish_lock import publish_lock
 
     root = make_project(tmp_path / "p", 1, channels=("tfile",))
-    with publish_lock(lock_path(Project.open(root))):
-        with pytest.raises(LockHeldError, match="another `noticecast publish` is running"):
-            run(root)
-        code, _ = cli_run(root, "resolve", "t-001:1:publish:tfile:inbox", "--delivered")
-        assert code != 0
+    held = pytest.raises(LockHeldError, match="another `noticecast publish` is running")
+    with publish_lock(lock_path(Project.open(root))), held:
+        run(root)
     assert calls(root, "tfile") == 0
     assert run(root).tallies["tfile"].delivered == 1
 
@@ -321,3 +322,16 @@ def test_watch_publishes_then_sleeps_until_next(tmp_path: Path) -> None:
     watch(project, once, interval=120, sleep=sleeps.append, rounds=2)
     assert len(moments) == 2 and sleeps == [120]  # nothing scheduled: the longest sleep
     assert calls(root, "tfile") == 1
+
+
+def test_channel_option_limits_the_run(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", 2, channels=("tfile", "tonce"))
+    progress: list[tuple[int, int]] = []
+    report = publish(Project.open(root), PublishOptions(now=NOW, channel="tfile"),
+                     lambda done, total: progress.append((done, total)))
+    assert set(report.tallies) == {"tfile"} and report.tallies["tfile"].delivered == 2
+    assert progress[0] == (0, 2) and progress[-1] == (2, 2)
+    assert received(root) == []
+    code, output = cli_run(root, "publish", "--today", "2018-07-08", "--channel", "nope")
+    assert code != 0 and "unknown channel 'nope'" in output
+    assert run(root).tallies["tonce"].delivered == 4

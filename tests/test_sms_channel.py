@@ -238,3 +238,22 @@ def test_without_the_token_http_falls_back_to_the_outbox(
     config = config_with({"transport": "http", "http": {
         "url": "http://127.0.0.1:9/sms", "token_env": "NOTICECAST_TEST_SMS_TOKEN"}})
     assert isinstance(SmsChannel.from_config(config, tmp_path).transport, OutboxTransport)
+
+
+def test_the_rate_limiter_spaces_messages_evenly() -> None:
+    from channels.smpp import RateLimiter
+
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    limiter = RateLimiter(4, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        limiter.wait()
+    assert slept == [0.25, 0.25, 0.25]  # the first goes at once, then one every 1/4 s
+    now[0] += 10  # after a pause nothing waits
+    limiter.wait()
+    assert len(slept) == 3

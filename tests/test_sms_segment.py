@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from channels.smpp import gsm7_bytes, gsm7_text
 from pipeline.renderers.sms_segment import (
     GSM7_BASIC,
     GSM7_EXTENSION,
@@ -73,6 +74,13 @@ def test_the_basic_table_has_127_characters_besides_escape() -> None:
     assert "\x1b" not in GSM7_BASIC
 
 
+def test_gsm7_codes_from_the_standard() -> None:
+    assert gsm7_bytes("@£$") == b"\x00\x01\x02"
+    assert gsm7_bytes("\n\rÆA_a") == b"\x0a\x0d\x1c\x41\x11\x61"
+    assert gsm7_bytes("€{}[]~|^\\\f") == bytes.fromhex("1b65 1b28 1b29 1b3c 1b3e 1b3d 1b40 1b14 "
+                                                      "1b2f 1b0a".replace(" ", ""))
+
+
 def test_json_shape() -> None:
     assert segment("中" * 71).as_json() == {
         "encoding": "UCS-2", "units": 71, "segments": 2, "parts": ["中" * 67, "中" * 4]}
@@ -94,6 +102,8 @@ def test_any_text_rebuilds_and_every_part_fits(text: str) -> None:
     limit = limit_of(cut.encoding, cut.segments)
     for part in cut.parts:
         assert units(part, cut.encoding) <= limit
+        # what goes on the wire: never half a surrogate pair (strict UTF-16 would refuse it)
+        assert len(part.encode("utf-16-be")) == 2 * units(part, "UCS-2")
     assert sum(cut.part_units) == cut.units == units(text, cut.encoding)
 
 
@@ -108,6 +118,9 @@ def test_gsm_texts_stay_gsm_and_fit(text: str) -> None:
     assert "".join(cut.parts) == text
     for part in cut.parts:
         assert units(part, "GSM-7") <= limit_of("GSM-7", cut.segments)
+        wire = gsm7_bytes(part)  # one septet a byte, as SMPP carries them
+        assert len(wire) == units(part, "GSM-7") and not wire.endswith(b"\x1b")
+        assert gsm7_text(wire) == part
     if cut.segments > 1:  # a cut may give up one septet to keep ESC and character together
         assert all(units(p, "GSM-7") >= 152 for p in cut.parts[:-1])
 

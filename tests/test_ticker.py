@@ -199,12 +199,12 @@ def test_gif_frames_show_the_strip_scrolling() -> None:
     strip = Image.open(io.BytesIO(artifacts["strip.png"].data)).convert("RGB")
     frames = gif_frames(artifacts["preview.gif"].data)
     step = playlist_of(artifacts)["preview"]["step_px"]
+    cyclic = Image.new("RGB", (strip.width + 192, 16))  # the strip is read cyclically
+    cyclic.paste(strip, (0, 0))
+    cyclic.paste(strip.crop((0, 0, 192, 16)), (strip.width, 0))
     for index in (0, 40, 150, len(frames) - 1):
         x = index * step
-        window = Image.new("RGB", (192, 16))
-        for col in range(192):  # the strip is read cyclically
-            window.paste(strip.crop(((x + col) % strip.width, 0,
-                                     (x + col) % strip.width + 1, 16)), (col, 0))
+        window = cyclic.crop((x, 0, x + 192, 16))
         expected = window.resize((192 * 4, 64), Image.Resampling.NEAREST)
         assert frames[index][0].tobytes() == expected.tobytes(), f"frame {index}"
 
@@ -234,3 +234,37 @@ def test_the_build_writes_the_playlist_for_its_day(demo_project: Path) -> None:
     later = json.loads((out / "playlist.json").read_text("utf-8"))
     assert later["date"] == "2018-08-30"
     assert later["items"] != first["items"]  # periods have ended since
+
+
+def test_the_ticker_command_lists_the_playlist(demo_project: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "ticker", "--today", "2018-07-08", "--format", "json"],
+        cwd=demo_project, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["date"] == "2018-07-08" and shown["items"]
+    assert shown["items"][0]["line"].startswith("【紧急】")  # urgent first
+
+
+def test_a_broken_font_override_is_a_one_line_build_problem(demo_project: Path) -> None:
+    from pipeline.build import BuildOptions, build
+    from pipeline.project import Project
+
+    (demo_project / "templates" / "ticker").mkdir(parents=True)
+    (demo_project / "templates" / "ticker" / "led.yaml").write_text(
+        "fonts:\n  16: {family: Noto Sans CJK SC, size: 40}\n", "utf-8")
+    project = Project.open(demo_project, None)
+    report = build(project, BuildOptions(today=TODAY, only=("ticker",), workers=1))
+    (problem,) = report.problems
+    assert "more than the 16-px panel" in str(problem) and "\n" not in str(problem)
+
+
+def test_notice_text_cannot_break_out_of_the_tv_page() -> None:
+    hostile = make_notice(kind="announcement", project=None,
+                          summary="请注意</script><script>alert(1)</script>。")
+    html = collection([hostile], context())["tv.html"].data.decode()
+    assert "</script><script>alert(1)" not in html
+    assert html.count("</script>") == 2  # the embedded playlist and the crawl's code

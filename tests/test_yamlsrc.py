@@ -209,3 +209,15 @@ def test_wrong_types_are_said_in_yaml_terms() -> None:
 def test_list_items_are_located() -> None:
     found = problems_for("title: x\ninner: {name: a, amount: 1}\nitems:\n  - {name: b}\n")
     assert found == ["a.yaml:4:5: items[0].amount: required field is missing; add `amount:`"]
+
+
+def test_tab_deeper_in_a_block_is_refused_at_its_line() -> None:
+    text = "a: 1\nproject:\n  name: x\n\tplace: y\n"
+    line, column, message = problem_of(lambda: yamlsrc.parse(text, "a.yaml"))
+    assert (line, column) == (4, 1)
+    assert "tab character in indentation" in message
+
+
+def test_tab_inside_block_text_is_content() -> None:
+    doc = yamlsrc.parse("body: |\n  代码：\n  \t缩进的一行\n", "a.yaml")
+    assert doc.data == {"body": "代码：\n\t缩进的一行\n"}

@@ -130,6 +130,11 @@ def _print_report(report: Any, project: Any) -> None:
                   "[/magenta]")
 
 
+def _local(moment: datetime, project: Any) -> str:
+    """A ledger time (UTC) in the office's time zone, to the second."""
+    return moment.astimezone(project.config.zone).isoformat(timespec="seconds")
+
+
 def _warn(count: int) -> str:
     return f"[bold magenta]{count}[/bold magenta]" if count else "0"
 
@@ -138,7 +143,7 @@ def _print_plan(report: Any) -> None:
     table = Table(title=f"noticecast publish --dry-run — as of "
                         f"{report.now.isoformat(timespec='seconds')}", title_justify="left")
     for column in ("channel", "target", "key", "event", "why"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for batch in report.plan.batches:
         for item in batch.items:
             why = "new" if item.row is None else (
@@ -186,13 +191,13 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
         return
     table = Table(title=f"delivery ledger — {len(rows)} key(s)", title_justify="left")
     for column in ("key", "target", "state", "attempts", "when", "note"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in sorted(rows, key=lambda r: (r.state == IN_DOUBT, str(r.key))):
         style = STATE_STYLE.get(row.state, "")
         when = row.next_at if row.state == "retry" and row.next_at else row.at
         table.add_row(_escape(str(row.key)), _escape(row.target_label),
                       f"[{style}]{row.state}[/{style}]" if style else row.state,
-                      str(row.attempt), when.isoformat(timespec="seconds") if when else "",
+                      str(row.attempt), _local(when, project) if when else "",
                       _escape(row.reason or ""))
     out.print(table)
     for row in doubt:
@@ -223,12 +228,12 @@ def log(ref: _ProjectRef, notice_id: str | None, channel: str | None, key_text: 
         click.echo(json.dumps([e.as_dict() for e in events], ensure_ascii=False, indent=2))
         return
     for event in events:
-        parts = [f"{event.seq:>6}", event.at.isoformat(timespec="seconds"),
+        parts = [f"{event.seq:>6}", _local(event.at, project),
                  f"{event.state:<9}", str(event.key)]
         if event.attempt:
             parts.append(f"attempt {event.attempt}")
         if event.next_at:
-            parts.append(f"next {event.next_at.isoformat(timespec='seconds')}")
+            parts.append(f"next {_local(event.next_at, project)}")
         if event.reason:
             parts.append(f"— {event.reason}")
         if event.receipt and event.receipt.get("remote_id"):
@@ -260,8 +265,9 @@ def resolve(ref: _ProjectRef, key_text: str, decision: str | None) -> None:
     path = ledger_path(project)
     if not path.is_file():
         raise LedgerError(f"{project.display(path)}: no ledger yet; nothing to resolve")
-    # The lock keeps a running publisher from racing the operator on the same key.
-    with publish_lock(lock_path(project), shown=project.display(lock_path(project))), \
+    # The lock keeps a running publisher from racing the operator on the same key; a run is
+    # short, so wait for it.
+    with publish_lock(lock_path(project), wait=True), \
             Ledger(path) as ledger:
         row = ledger.resolve(key, delivered=decision == "delivered",
                              as_of=moment(project.config), actor=operator_actor())

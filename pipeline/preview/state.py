@@ -15,13 +15,13 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from pipeline import registry
-from pipeline.build import BuildOptions, BuildReport, build
+from pipeline.build import BuildOptions, BuildReport, RendererReport, build
 from pipeline.errors import InputError, Problem
 from pipeline.load import LoadResult
 from pipeline.model import Notice, PublicityState
@@ -94,14 +94,14 @@ class Snapshot:
     project: Project
     out_dir: Path
     loaded: LoadResult
-    report: BuildReport | None
+    reports: dict[str, RendererReport]
     entries: dict[str, NoticeEntry]
     renderers: dict[str, RendererStatus]
     config_problems: list[ProblemView] = field(default_factory=list)
-    build_error: str | None = None
+    pending: tuple[str, ...] = ()  # renderers still to be rebuilt in this round
     changed: tuple[str, ...] = ()  # notice ids whose source changed since the last snapshot
     built_at: datetime = field(default_factory=datetime.now)
-    seconds: float = 0.0
+    seconds: float = 0.0  # since this round of rebuilding started
 
     def entry(self, notice_id: str) -> NoticeEntry | None:
         return self.entries.get(notice_id)
@@ -168,6 +168,8 @@ class PreviewState:
         self._snapshot: Snapshot | None = None
         self._generation = 0
         self._config_problems: list[ProblemView] = []
+        self._reports: dict[str, RendererReport] = {}
+        self._render_problems: dict[str, list[Problem]] = {}
 
     @property
     def snapshot(self) -> Snapshot:
@@ -212,70 +214,86 @@ class PreviewState:
 
     # -- building ---------------------------------------------------------------------------
 
-    def rebuild(self, *, workers: int | None = None) -> Snapshot:
+    def rebuild(self, *, workers: int | None = None,
+                on_stage: Callable[[Snapshot], None] | None = None) -> Snapshot:
+        """Build every available renderer, one at a time, quickest to show first.
+
+        A snapshot is published after each renderer (``on_stage`` is told), so that the page
+        shows the new title and web page while the newspaper block is still being set. Each
+        renderer builds on its own, so one that crashes cannot take the others down.
+        """
         with self._lock:
             started = time.perf_counter()
-            snapshot = self._build(workers or self.workers)
-            snapshot.seconds = time.perf_counter() - started
-            previous = self._snapshot
-            snapshot.changed = _changed_ids(previous, snapshot)
-            self._snapshot = snapshot
-            return snapshot
+            today = self.today()
+            statuses = renderer_statuses()
+            names = sorted((n for n, s in statuses.items() if s.available), key=_stage_order)
+            for name in list(self._reports):
+                if name not in names:
+                    self._forget(name)
+            loaded: LoadResult | None = None
+            for index, name in enumerate(names):
+                try:
+                    report = self._run_build(today, (name,), workers or self.workers)
+                except Exception as exc:
+                    statuses[name] = RendererStatus(name, False, _crash(exc))
+                    self._forget(name)
+                else:
+                    loaded = report.loaded
+                    self._remember(name, report)
+                if index < len(names) - 1 and on_stage is not None and loaded is not None:
+                    on_stage(self._publish(today, loaded, statuses, started,
+                                           pending=tuple(names[index + 1:])))
+            if loaded is None:
+                loaded = self._load_only()
+            return self._publish(today, loaded, statuses, started, pending=())
 
-    def _build(self, workers: int | None) -> Snapshot:
-        today = self.today()
-        statuses = renderer_statuses()
-        names = [n for n, s in statuses.items() if s.available]
-        report: BuildReport | None = None
-        build_error: str | None = None
-        if names:
-            try:
-                report = self._run_build(today, tuple(names), workers)
-            except Exception:
-                # A renderer with a bug (not a RenderError) must not take the others down:
-                # build them one by one and mark the ones that crash.
-                report, crashed = self._build_isolated(today, names, workers)
-                for name, reason in crashed.items():
-                    statuses[name] = RendererStatus(name, False, reason)
-                if report is None:
-                    build_error = "; ".join(f"{n}: {r}" for n, r in crashed.items())
-        loaded = report.loaded if report else self._load_only()
+    def _publish(self, today: date, loaded: LoadResult, statuses: dict[str, RendererStatus],
+                 started: float, pending: tuple[str, ...]) -> Snapshot:
         self._generation += 1
-        return Snapshot(
+        problems = [p for problems in self._render_problems.values() for p in problems]
+        snapshot = Snapshot(
             generation=self._generation, today=today, project=self.project,
-            out_dir=self.out_dir, loaded=loaded, report=report,
-            entries=_entries(loaded, report, self.project.root), renderers=statuses,
-            config_problems=list(self._config_problems), build_error=build_error)
+            out_dir=self.out_dir, loaded=loaded, reports=dict(self._reports),
+            entries=_entries(loaded, problems, self.project.root), renderers=dict(statuses),
+            config_problems=list(self._config_problems), pending=pending,
+            seconds=time.perf_counter() - started)
+        snapshot.changed = _changed_ids(self._snapshot, snapshot)
+        self._snapshot = snapshot
+        return snapshot
+
+    def _remember(self, name: str, report: BuildReport) -> None:
+        load_problems = set(report.loaded.problems)
+        self._reports[name] = report.renderers[name]
+        self._render_problems[name] = [p for p in report.problems if p not in load_problems]
+
+    def _forget(self, name: str) -> None:
+        self._reports.pop(name, None)
+        self._render_problems.pop(name, None)
 
     def _run_build(self, today: date, names: tuple[str, ...],
                    workers: int | None) -> BuildReport:
         options = BuildOptions(today=today, only=names, out_dir=self.out_dir, workers=workers)
         return build(self.project, options)
 
-    def _build_isolated(self, today: date, names: list[str], workers: int | None
-                        ) -> tuple[BuildReport | None, dict[str, str]]:
-        merged: BuildReport | None = None
-        crashed: dict[str, str] = {}
-        for name in names:
-            try:
-                report = self._run_build(today, (name,), workers)
-            except Exception as exc:
-                last = traceback.extract_tb(exc.__traceback__)[-1]
-                crashed[name] = (f"{type(exc).__name__}: {exc} "
-                                 f"({Path(last.filename).name}:{last.lineno})")
-                continue
-            if merged is None:
-                merged = report
-            else:
-                merged.renderers.update(report.renderers)
-                loaded_problems = set(report.loaded.problems)
-                merged.problems.extend(p for p in report.problems if p not in loaded_problems)
-        return merged, crashed
-
     def _load_only(self) -> LoadResult:
         from pipeline.load import load_notices
 
         return load_notices((self.project.content_dir,), self.project.config, self.project.root)
+
+
+# The order in which outputs are refreshed: the cheap ones first, so that a save shows at once.
+STAGE_ORDER = ("web", "sms", "card", "newspaper", "ticker")
+
+
+def _stage_order(name: str) -> tuple[int, str]:
+    return (STAGE_ORDER.index(name) if name in STAGE_ORDER else len(STAGE_ORDER), name)
+
+
+def _crash(exc: BaseException) -> str:
+    """A renderer's bug, in one line with where it happened."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0] + where
 
 
 def _config_location(project: Project) -> object:
@@ -285,14 +303,11 @@ def _config_location(project: Project) -> object:
     return Location(shown)
 
 
-def _entries(loaded: LoadResult, report: BuildReport | None, root: Path
+def _entries(loaded: LoadResult, problems: list[Problem], root: Path
              ) -> dict[str, NoticeEntry]:
     render_problems: dict[str, list[str]] = {}
-    if report is not None:
-        load_problems = set(loaded.problems)
-        for problem in report.problems:
-            if problem not in load_problems:
-                render_problems.setdefault(problem.location.path, []).append(problem.message)
+    for problem in problems:
+        render_problems.setdefault(problem.location.path, []).append(problem.message)
     entries: dict[str, NoticeEntry] = {}
     for notice in loaded.notices:
         shown = _shown(loaded.paths[notice.id], root)

@@ -79,17 +79,25 @@ class FileSignatures:
 async def rebuild_and_announce(state: PreviewState, broadcaster: Broadcaster,
                                reload_config: bool = False) -> Snapshot:
     broadcaster.publish("building", {"generation": state.generation})
+    loop = asyncio.get_running_loop()
+
+    def announce(snapshot: Snapshot) -> None:
+        # Called in the build thread after each renderer; the loop does the publishing.
+        loop.call_soon_threadsafe(broadcaster.publish, "built", built_event(snapshot))
 
     def work() -> Snapshot:
         if reload_config:
             state.reload_config()
-        return state.rebuild()
+        return state.rebuild(on_stage=announce)
 
     snapshot = await anyio.to_thread.run_sync(work)
-    broadcaster.publish("built", {
-        "generation": snapshot.generation, "changed": list(snapshot.changed),
-        "seconds": round(snapshot.seconds, 3)})
+    broadcaster.publish("built", built_event(snapshot))
     return snapshot
+
+
+def built_event(snapshot: Snapshot) -> dict[str, object]:
+    return {"generation": snapshot.generation, "changed": list(snapshot.changed),
+            "pending": list(snapshot.pending), "seconds": round(snapshot.seconds, 3)}
 
 
 async def watch_forever(state: PreviewState, broadcaster: Broadcaster,

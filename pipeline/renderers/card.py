@@ -260,13 +260,8 @@ class CardLayout:
 
         qr_x = right - inset - qr_px
         qr_y = top + inset
-        dark, light = style.colour("qr_dark"), style.colour("qr_light")
-        picture = qr.image(url, self.module_px)
-        if (dark, light) != ((0, 0, 0), (255, 255, 255)):
-            picture = _recolour(picture, dark, light)
-        else:
-            picture = picture.convert("RGB")
-        self.canvas.paste(picture, qr_x, qr_y, (dark, light))
+        self.canvas.two_colour(qr.image(url, self.module_px), qr_x, qr_y,
+                               style.colour("qr_dark"), style.colour("qr_light"))
         self.line(self.bold, caption_size, QR_CAPTION, qr_x,
                   qr_y + qr_px - round(self.module_px * 1.5), style.colour("ink"), panel,
                   "center", right=qr_x + qr_px)
@@ -409,39 +404,33 @@ class CardLayout:
     def seal(self, y: int) -> None:
         """A red 已撤回 seal across the title, like the stamp on a withdrawn paper notice."""
         scale = self.spec.scale
-        colour = self.style.colour("stamp")
         size = round(96 * scale)
-        face = self.bold.face(size)
-        text = "已撤回"
-        pad = round(size * 0.45)
-        border = max(2, round(8 * scale))
-        width = round(face.measure(text)) + 2 * pad
-        height = size + 2 * pad
-        stamp = Image.new("RGBA", (width, height), (*colour, 0))
-        draw = ImageDraw.Draw(stamp)
-        fill = (*colour, 190)
-        draw.rounded_rectangle((0, 0, width - 1, height - 1), radius=round(size * 0.25),
-                               outline=fill, width=border)
-        inner = border * 2
-        draw.rounded_rectangle((inner, inner, width - 1 - inner, height - 1 - inner),
-                               radius=round(size * 0.18), outline=fill,
-                               width=max(1, border // 3))
-        x = pad
-        for index, run in face.runs(text):
-            draw.text((x, pad + size * EM_ASCENT), run, font=face.fonts[index], fill=fill,
-                      anchor="ls")
-            x += face.measure(run)
-        turned = stamp.rotate(12, resample=Image.Resampling.BICUBIC, expand=True)
-        left = self.spec.width - self.margin - turned.width + round(20 * scale)
-        self.canvas.overlay(turned, left, y + round(10 * scale),
-                            ((colour, self.paper), (colour, self.style.colour("ink"))))
+        mask = _seal_mask(self.bold, size, max(2, round(8 * scale)))
+        left = self.spec.width - self.margin - mask.width + round(20 * scale)
+        self.canvas.coverage(mask, left, y + round(10 * scale), self.style.colour("stamp"),
+                             self.paper, strength=0.8)
 
 
-def _recolour(picture: Image.Image, dark: RGB, light: RGB) -> Image.Image:
-    """A 1-bit QR image in the layout's two colours."""
-    out = Image.new("RGB", picture.size, light)
-    out.paste(dark, (0, 0), picture.point(lambda v: 255 - v).convert("L"))
-    return out
+def _seal_mask(stack: FontStack, size: int, border: int) -> Image.Image:
+    """The coverage of a double-ringed seal reading 已撤回, turned as if stamped by hand."""
+    face = stack.face(size)
+    text = "已撤回"
+    pad = round(size * 0.45)
+    width = round(face.measure(text)) + 2 * pad
+    height = size + 2 * pad
+    mask = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(mask)
+    draw.rounded_rectangle((0, 0, width - 1, height - 1), radius=round(size * 0.25),
+                           outline=255, width=border)
+    inner = border * 2
+    draw.rounded_rectangle((inner, inner, width - 1 - inner, height - 1 - inner),
+                           radius=round(size * 0.18), outline=255, width=max(1, border // 3))
+    x = float(pad)
+    for index, run in face.runs(text):
+        draw.text((x, pad + size * EM_ASCENT), run, font=face.fonts[index], fill=255,
+                  anchor="ls")
+        x += face.measure(run)
+    return mask.rotate(12, resample=Image.Resampling.BICUBIC, expand=True)
 
 
 def warning_lines(notice: Notice, texts: CardTexts, style: CardStyle) -> list[str]:

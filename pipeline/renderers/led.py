@@ -59,8 +59,9 @@ def parse_font_specs(text: str, source: str = "ticker/led.yaml") -> dict[int, Le
                                          int(spec["size"]))
                 for height, spec in fonts.items()}
     except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        detail = " ".join(str(exc).split())  # YAML errors span lines; ours are one line
         raise RenderError(None, f"templates/{source}: expected 'fonts:' mapping panel heights "
-                                f"to family/style/size ({exc})") from None
+                                f"to family/style/size ({detail})") from None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,10 @@ import base64
 import io
 import json
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import Any, ClassVar
+
+import qrcode
 
 from pipeline.model import Notice
 from pipeline.renderers import qr
@@ -32,15 +35,26 @@ def headline_pt(span: int) -> float:
     return {1: 12.0, 2: 15.0, 3: 18.0}.get(span, 20.0)
 
 
+@lru_cache(maxsize=1024)
 def qr_png_uri(url: str) -> str:
     """The QR code of ``url`` as a 1-bit PNG at one pixel per module (quiet zone included).
 
     The block scales it up without smoothing (``image-rendering: pixelated``): crisp in the PDF
-    and the proof, and cheaper for WeasyPrint than drawing an SVG of hundreds of squares.
+    and the proof, and cheaper for WeasyPrint than an SVG of hundreds of squares. The mask is
+    fixed (any of the eight is valid for every reader): choosing the "best" one costs more
+    than laying out a block's headline.
     """
-    image = qr.image(url, 1)
+    from PIL import Image
+
+    code = qrcode.QRCode(error_correction=qr.ERROR_CORRECTION, border=qr.QUIET_ZONE,
+                         mask_pattern=0)
+    code.add_data(url)
+    code.make(fit=True)
+    rows = code.get_matrix()
+    image = Image.new("1", (len(rows), len(rows)), 1)
+    image.putdata([0 if dark else 1 for row in rows for dark in row])
     buffer = io.BytesIO()
-    image.save(buffer, "PNG")  # type: ignore[attr-defined]
+    image.save(buffer, "PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 

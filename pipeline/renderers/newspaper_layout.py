@@ -46,6 +46,7 @@ colgroup { display: table-column-group } col { display: table-column }
 thead { display: table-header-group } tbody { display: table-row-group }
 tr { display: table-row } td, th { display: table-cell }
 b, th { font-weight: bold }
+br::before { content: "\\A"; white-space: pre-line }
 """
 
 LINE_HEIGHT = 1.5  # body line height, in em; block.css says the same

@@ -236,21 +236,15 @@ class SmsRenderer(BaseRenderer):
     def render_collection(self, notices: Sequence[Notice],
                           ctx: RenderContext) -> Iterator[Artifact]:
         current = current_notices(notices, ctx)
-        index = []
         for area in ctx.config.known_areas():
             chosen = [n for n in current if applies_to(n, area, ctx.config)]
             if not chosen:
                 continue
             digest = compose_digest(chosen, area, ctx)
             data = digest_json(digest, area=area, today=ctx.today.isoformat())
-            index.append({"area": area, "path": f"digests/{area}.txt",
-                          "notice_ids": list(digest.notice_ids), "segments": data["segments"]})
             yield Artifact(renderer=self.name, path=f"digests/{area}.json",
                            data=_json_bytes(data), media_type="application/json",
                            meta={"area": area, "segments": data["segments"]})
             yield Artifact(renderer=self.name, path=f"digests/{area}.txt",
                            data=(digest.text + "\n").encode(),
                            media_type="text/plain; charset=utf-8", meta={"area": area})
-        yield Artifact(renderer=self.name, path="digests/index.json",
-                       data=_json_bytes({"today": ctx.today.isoformat(), "digests": index}),
-                       media_type="application/json")

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
 from typing import Any, Literal
 
 Encoding = Literal["GSM-7", "UCS-2"]
@@ -87,25 +86,17 @@ def segment(text: str) -> Segmentation:
     encoding: Encoding = "UCS-2" if _NOT_GSM7.search(text) else "GSM-7"
     wide = _GSM7_EXTENSION if encoding == "GSM-7" else _ASTRAL
     single, per_part = LIMITS[encoding]
-    wide_count = len(wide.findall(text))  # characters that cost two units
-    units = len(text) + wide_count
+    # Characters that cost two units (extension characters, surrogate pairs), by position.
+    wide_at = [match.start() for match in wide.finditer(text)] if wide.search(text) else []
+    units = len(text) + len(wide_at)
     if units <= single:
         return Segmentation(encoding, units, (text,), (units,)) if text else _EMPTY
-    if wide_count:
-        cost = [1] * len(text)
-        for match in wide.finditer(text):
-            cost[match.start()] = 2
-        prefix: list[int] | None = [0, *accumulate(cost)]
-    else:
-        prefix = None  # every character costs one unit: positions are unit counts
+    wide_set = frozenset(wide_at)
     parts: list[str] = []
     sizes: list[int] = []
     start, end_of_text = 0, len(text)
     while start < end_of_text:
-        if prefix is None:
-            end = min(start + per_part, end_of_text)
-        else:
-            end = bisect_right(prefix, prefix[start] + per_part) - 1
+        end = _fill(start, per_part, end_of_text, wide_at, wide_set)
         if end < end_of_text:
             cut = end
             while cut > start and not is_grapheme_boundary(text, cut):
@@ -113,9 +104,35 @@ def segment(text: str) -> Segmentation:
             if cut > start:  # else one cluster is longer than a part: cut it where it must
                 end = cut
         parts.append(text[start:end])
-        sizes.append(end - start if prefix is None else prefix[end] - prefix[start])
+        sizes.append(end - start + bisect_left(wide_at, end) - bisect_left(wide_at, start))
         start = end
     return Segmentation(encoding, units, tuple(parts), tuple(sizes))
+
+
+def _fill(start: int, limit: int, length: int, wide_at: list[int],
+          wide_set: frozenset[int]) -> int:
+    """The furthest end such that ``text[start:end]`` costs at most ``limit`` units.
+
+    Works on the positions of the two-unit characters only, so that a long text with a few
+    of them costs a few bisections, not a walk over every character.
+    """
+    end = min(start + limit, length)
+    if not wide_at:
+        return end
+    first = bisect_left(wide_at, start)
+    used = end - start + bisect_left(wide_at, end) - first
+    if used > limit:
+        # Dropping k characters saves at least k units, so one step is enough...
+        end -= used - limit
+        used = end - start + bisect_left(wide_at, end) - first
+        # ...but it may save too much where it dropped two-unit characters: take back.
+        while end < length:
+            step = 2 if end in wide_set else 1
+            if used + step > limit:
+                break
+            end += 1
+            used += step
+    return end
 
 
 def segment_with(text: str, signature: str = "", opt_out: str = "") -> Segmentation:

@@ -48,6 +48,10 @@ from pipeline.renderers.web_search import search_index
 from pipeline.templating import read_template_file
 
 HTML = "text/html; charset=utf-8"
+# Placeholders in pre-rendered listing items; autoescaping turns any '<' in notice text into
+# '&lt;', so notice text can never contain them.
+_ROOT_MARK = Markup("<<root>>")
+_LEVEL_MARK = Markup("<<level>>")
 ATOM = "application/atom+xml"
 
 
@@ -56,7 +60,7 @@ class WebRenderer(BaseRenderer):
     version: ClassVar[str] = "1"
     templates: ClassVar[tuple[str, ...]] = ("web/notice.html", "web/redirect.html")
     collection_templates: ClassVar[tuple[str, ...]] = (
-        "web/listing.html", "web/index.html", "web/search.html", "web/feed.xml",
+        "web/listing.html", "web/item.html", "web/index.html", "web/search.html", "web/feed.xml",
         "web/sitemap.xml", "web/site.css", "web/search.js",
     )
     config_sections: ClassVar[tuple[str, ...]] = ("office", "site", "regions", "timezone")
@@ -128,6 +132,8 @@ class _SiteBuilder:
         self.visible = newest_first((n for n in notices if on_site(n, ctx.today)), zone)
         self.listed = [n for n in self.visible if is_listed(n, ctx.today)]
         self.items = {n.id: listing_item(n, ctx.today, zone) for n in self.listed}
+        self.item_template: Template = ctx.templates.get_template("web/item.html")
+        self.item_html: dict[str, str] = {}
         env = ctx.templates
         self.listing: Template = env.get_template("web/listing.html")
         self.index: Template = env.get_template("web/index.html")
@@ -159,11 +165,35 @@ class _SiteBuilder:
                                canonical=f"{self.ctx.base_url}/{folder}", **values)
         return self._artifact(path, html)
 
+    def _items_html(self, ids: Sequence[str], root: str, level: int) -> Markup:
+        """The <li> of each notice, rendered once per build and reused on every listing.
+
+        A notice appears on about seven listings (home, department, county, town, village,
+        year, kind); rendering its item once, with placeholders for the parts that differ
+        per page, keeps 10,000 notices' listings cheap.
+        """
+        parts = []
+        for notice_id in ids:
+            html = self.item_html.get(notice_id)
+            if html is None:
+                html = self.item_template.render(it=self.items[notice_id], root=_ROOT_MARK,
+                                                 level=_LEVEL_MARK)
+                self.item_html[notice_id] = html
+            parts.append(html)
+        joined = "".join(parts)
+        return Markup(joined.replace(_ROOT_MARK, root).replace(_LEVEL_MARK, str(level)))
+
+    def _section(self, heading: str | None, key: str, ids: Sequence[str], path: str,
+                 ) -> dict[str, Any]:
+        level = 3 if heading else 2
+        return {"heading": heading, "key": key,
+                "html": self._items_html(ids, root_of(path), level)}
+
     def _listing(self, folder: str, title: str, notices: Sequence[Notice],
                  **values: Any) -> Iterator[Artifact]:
-        items = [self.items[n.id] for n in notices if n.id in self.items]
-        for path, pages, chunk in paginate(folder, items, self.size):
-            sections = [{"heading": None, "key": "items", "items": chunk}] if chunk else []
+        ids = [n.id for n in notices if n.id in self.items]
+        for path, pages, chunk in paginate(folder, ids, self.size):
+            sections = [self._section(None, "items", chunk, path)] if chunk else []
             yield self._page(self.listing, path, title, heading=title, pages=pages,
                              sections=sections, **values)
         self.sitemap.append((f"{self.ctx.base_url}/{folder}", None))
@@ -186,14 +216,12 @@ class _SiteBuilder:
 
     def _home(self) -> Iterator[Artifact]:
         ordered = home_order(self.listed, self.ctx.today, self.ctx.config.zone)
-        items = [self.items[n.id] for n in ordered]
         title = self.ctx.config.site.title
-        for path, pages, chunk in paginate("", items, self.size):
-            running = [i for i in chunk if i["state"] == "running"]
-            others = [i for i in chunk if i["state"] != "running"]
-            sections = [s for s in (
-                {"heading": "公示中", "key": "running", "items": running},
-                {"heading": "最新公告", "key": "latest", "items": others}) if s["items"]]
+        for path, pages, chunk in paginate("", [n.id for n in ordered], self.size):
+            running = [i for i in chunk if self.items[i]["state"] == "running"]
+            others = [i for i in chunk if self.items[i]["state"] != "running"]
+            sections = [self._section(heading, key, ids, path) for heading, key, ids in (
+                ("公示中", "running", running), ("最新公告", "latest", others)) if ids]
             yield self._page(self.listing, path, title, heading=title, pages=pages,
                              sections=sections, intro=self.ctx.config.office.name,
                              feed=self._feed_link("", "全部公告"))

@@ -64,9 +64,13 @@
   });
   source.addEventListener("built", function (e) {
     var data = JSON.parse(e.data);
-    body.classList.remove("building");
     current = data.generation;
-    say("已更新 " + new Date().toLocaleTimeString() + " (" + data.seconds + " s)");
+    if (data.pending.length) {
+      say("正在生成… building " + data.pending.join(", "));
+    } else {
+      body.classList.remove("building");
+      say("已更新 updated " + new Date().toLocaleTimeString() + " (" + data.seconds + " s)");
+    }
     refresh();
   });
   source.onerror = function () {

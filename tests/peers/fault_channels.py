@@ -13,7 +13,8 @@ they know goes through files under their sink folder (``out/channels/<name>/``):
   person's phone), the HTTP peer's request list (HTTP channel), ``swaps.log`` (collection).
 
 ``NOTICECAST_TEST_DELAY_MS`` makes every call sleep before and after its effect, so that a
-SIGKILL can land between the effect and the ledger's record of it.
+SIGKILL can land between the effect and the ledger's record of it; ``NOTICECAST_TEST_GATE``
+(a path) holds every call until that file exists, to keep a run (and its lock) alive.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ from channels.base import Delivery, Receipt, Target
 from pipeline.build import write_atomic
 from pipeline.config import Config
 from pipeline.errors import PermanentError, TransientError
+
+
+def _wait_for_gate() -> None:
+    """With ``NOTICECAST_TEST_GATE`` set, hold every call until that file exists."""
+    gate = os.environ.get("NOTICECAST_TEST_GATE")
+    deadline = time.monotonic() + 60
+    while gate and not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _pause() -> None:
@@ -69,6 +78,7 @@ class _Recording:
     def deliver(self, delivery: Delivery) -> Receipt:
         _append(self.sink / "calls.log", json.dumps(_describe(delivery)))
         self._fault(delivery.notice_id, delivery.target.key)
+        _wait_for_gate()
         _pause()
         remote = self.effect(delivery)
         _pause()
