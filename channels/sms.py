@@ -27,7 +27,7 @@ from channels.base import Delivery, DeliveryKind, Receipt, Scope, Target
 from pipeline.build import write_atomic
 from pipeline.config import Config
 from pipeline.errors import PermanentError
-from pipeline.renderers.sms_segment import LIMITS, segment, units_of
+from pipeline.renderers.sms_segment import LIMITS, encoding_of, units_of
 from pipeline.subscribers import load_subscribers, mask_phone, normalise_phone
 
 log = logging.getLogger("noticecast.sms")
@@ -132,6 +132,7 @@ def _digest_of(delivery: Delivery) -> dict[str, Any]:
     """The digest JSON of a delivery, checked: parts that an SMSC would refuse are permanent."""
     where = f"sms: digest for {delivery.target.label or delivery.target.key}"
     for artifact in delivery.artifacts:
+        # An Artifact, or anything with the digest's bytes in ``data`` (a Digest itself).
         if getattr(artifact, "media_type", "application/json") != "application/json":
             continue
         try:
@@ -152,11 +153,11 @@ def _digest_of(delivery: Delivery) -> dict[str, Any]:
 
 
 def _check_parts(parts: list[str], where: str) -> None:
-    cut = segment("".join(parts))
-    single, per_part = LIMITS[cut.encoding]
+    encoding = encoding_of("".join(parts))  # one encoding for the whole message
+    single, per_part = LIMITS[encoding]
     limit = single if len(parts) == 1 else per_part
     for number, part in enumerate(parts, start=1):
-        units = units_of(part, cut.encoding)
+        units = units_of(part, encoding)
         if units > limit:
-            raise PermanentError(f"{where}: part {number} has {units} {cut.encoding} units, "
+            raise PermanentError(f"{where}: part {number} has {units} {encoding} units, "
                                  f"more than {limit}")

@@ -284,20 +284,25 @@ def plan(renderers: Sequence[Renderer], notices: Sequence[Notice], ctx: RenderCo
     options = (ctx.options.print_sizes, ctx.options.shrink)
     for renderer in renderers:
         name = renderer.name
-        static = _sha(name, renderer.version, templates_digest(env, renderer.templates),
-                      ctx.config.fingerprint(*renderer.config_sections), options)
+        base = _sha(name, renderer.version, ctx.config.fingerprint(*renderer.config_sections),
+                    options)
+        digests: dict[tuple[str, ...], str] = {}
         todo: list[Notice] = []
         for notice in notices:
-            key = _sha(static, notice.content_hash, renderer.cache_token(notice, ctx))
+            names = tuple(renderer.templates_for(notice))
+            if names not in digests:
+                digests[names] = templates_digest(env, names)
+            key = _sha(base, digests[names], notice.content_hash,
+                       renderer.cache_token(notice, ctx))
             keys[(name, notice.id)] = key
             if force or manifest.key(name, notice.id) != key:
                 todo.append(notice)
         skipped[name] = len(notices) - len(todo)
         jobs.extend(_batches(renderer, todo, manifest, workers))
         if type(renderer).render_collection is not _no_collection(renderer):
-            tokens = sorted((n.id, n.content_hash, renderer.cache_token(n, ctx))
+            tokens = sorted((n.id, renderer.collection_token(n, ctx))
                             for n in collection_notices)
-            key = _sha(static, templates_digest(env, renderer.collection_templates),
+            key = _sha(base, templates_digest(env, renderer.collection_templates),
                        ctx.today if getattr(renderer, "collection_uses_today", False) else "",
                        hashlib.sha256(json.dumps(tokens).encode()).hexdigest())
             keys[(name, COLLECTION)] = key

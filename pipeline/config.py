@@ -112,6 +112,8 @@ class TelegramChannel(Section):
     chat: str = "@noticecast_demo"
     token_env: str = "NOTICECAST_TELEGRAM_TOKEN"
     api_base_url: str | None = None  # for a self-hosted or test Bot API server
+    timeout_s: float = Field(default=30.0, gt=0)  # per HTTP call (connect, upload, answer)
+    flood_retries: int = Field(default=1, ge=0, le=5)  # 429s that PTB's limiter waits out
 
 
 class NewspaperChannel(Section):

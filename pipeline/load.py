@@ -151,8 +151,10 @@ class ParseCache:
         return entry[2] if entry else None
 
     def put(self, path: Path, stat: os.stat_result, notice: Notice) -> None:
-        self.entries[str(path)] = (stat.st_size, stat.st_mtime_ns, notice)
-        self.dirty = True
+        entry = (stat.st_size, stat.st_mtime_ns, notice)
+        if self.entries.get(str(path)) != entry:
+            self.entries[str(path)] = entry
+            self.dirty = True
 
     def forget(self, path: Path) -> None:
         if self.entries.pop(str(path), None) is not None:
@@ -173,6 +175,41 @@ class ParseCache:
         os.replace(tmp, self.path)
 
 
+# Parsing is CPU-bound (YAML and validation, about 1 ms a file); past this many files that are
+# not in the cache, the work is spread over a process pool.
+PARALLEL_THRESHOLD = 400
+
+Parsed = tuple[Path, str, "os.stat_result | None", "Notice | None", "tuple[Problem, ...]"]
+
+
+def _parse_one(path: Path, config: Config, shown: str) -> Parsed:
+    try:
+        stat = path.stat()
+        return path, shown, stat, parse_notice(path, config, shown), ()
+    except InputError as exc:
+        return path, shown, None, None, exc.problems
+    except OSError as exc:
+        problems = InputError.at(shown, 0, 0, f"cannot read file: {exc.strerror}").problems
+        return path, shown, None, None, problems
+
+
+def _parse_chunk(chunk: list[tuple[Path, str]], config: Config) -> list[Parsed]:
+    return [_parse_one(path, config, shown) for path, shown in chunk]
+
+
+def _parse_all(todo: list[tuple[Path, str]], config: Config) -> list[Parsed]:
+    workers = os.cpu_count() or 1
+    if len(todo) < PARALLEL_THRESHOLD or workers < 2:
+        return _parse_chunk(todo, config)
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = max(50, len(todo) // (workers * 4))
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [item for part in pool.map(_parse_chunk, chunks, [config] * len(chunks))
+                for item in part]
+
+
 def load_notices(
     paths: Sequence[Path], config: Config, root: Path, cache_file: Path | None = None
 ) -> LoadResult:
@@ -180,27 +217,42 @@ def load_notices(
     result = LoadResult()
     cache = ParseCache(cache_file, config)
     files = discover(paths)
-    first_seen: dict[str, tuple[str, Notice]] = {}
+    root_text = str(root.resolve()) + os.sep
+
+    def shown_of(path: Path) -> str:
+        # Path.resolve() per file costs more than parsing a cached notice; absolute() does not.
+        text = str(path.absolute())
+        return text[len(root_text):] if text.startswith(root_text) else str(path)
+
+    parsed: list[Parsed] = []
+    todo: list[tuple[Path, str]] = []
     for path in files:
-        shown = display_path(path, root)
+        shown = shown_of(path)
         try:
             stat = path.stat()
-            notice = cache.get(path, stat)
-            if notice is None:
-                notice = parse_notice(path, config, shown)
-                cache.put(path, stat, notice)
-        except InputError as exc:
+        except OSError as exc:
+            problems = InputError.at(shown, 0, 0, f"cannot read file: {exc.strerror}").problems
+            parsed.append((path, shown, None, None, problems))
+            continue
+        notice = cache.get(path, stat)
+        if notice is None:
+            todo.append((path, shown))
+        else:
+            parsed.append((path, shown, stat, notice, ()))
+    parsed.extend(_parse_all(todo, config))
+    parsed.sort(key=lambda item: item[0])
+
+    first_seen: dict[str, tuple[str, Notice]] = {}
+    for path, shown, stat, notice, problems in parsed:
+        if notice is None:
             previous = cache.last_good(path)
             if previous is not None:
                 result.last_good[previous.id] = previous
-            result.problems.extend(exc.problems)
-            result.invalid[shown] = list(exc.problems)
+            result.problems.extend(problems)
+            result.invalid[shown] = list(problems)
             continue
-        except OSError as exc:
-            problem = InputError.at(shown, 0, 0, f"cannot read file: {exc.strerror}").problems
-            result.problems.extend(problem)
-            result.invalid[shown] = list(problem)
-            continue
+        if stat is not None:
+            cache.put(path, stat, notice)
         if notice.id in first_seen:
             other, _ = first_seen[notice.id]
             doc = yamlsrc.read(path, max_bytes=config.rules.max_file_bytes, display=shown)

@@ -34,16 +34,18 @@
 
    a. *intent*: append ``sending`` for every key of the batch, in one transaction
       (``Ledger.claim``; a key another run got to first is skipped);
-   b. *call* ``channel.deliver(delivery)``;
+   b. *call* ``channel.deliver(delivery)``; for the withdrawal of a notice-scoped delivery,
+      first ``channel.withdraw(previous receipt)`` (take back what can be taken back), then
+      the ``withdrawal`` delivery (tell the rest: Telegram edits its caption to 【撤回】);
    c. *outcome*: ``delivered`` with the receipt; ``TransientError`` (or any unexpected
       exception) becomes ``retry`` with ``next_at`` from exponential backoff with jitter
       (``pipeline.publish_backoff``; a ``retry_after`` from the far side wins), or ``failed``
       once ``publish.max_attempts`` attempts were made; ``PermanentError`` becomes ``failed``
       with its reason and is never retried.
 
-   The ledger is SQLite in WAL mode with ``synchronous=FULL``, so the intent is on disk
-   before the call: whatever instant a run is killed at, the next run knows what might have
-   gone out.
+   The ledger is SQLite in WAL mode, append-only (``pipeline.ledger``); the intent is on
+   disk before the call, so whatever instant a run is killed at, the next run knows what
+   might have gone out.
 8. **Report**: per channel, the keys delivered, scheduled for retry, failed, and in doubt.
 
 ``noticecast next`` plans without delivering and prints when something is due next (now, a
@@ -375,6 +377,11 @@ class _Session:
         if failure is None and delivery is not None:
             tally.calls += 1
             try:
+                if delivery.event == "withdrawal" and batch.scope == "notice" \
+                        and delivery.previous is not None:
+                    # Take back what the channel can (an inbox file); the withdrawal delivery
+                    # then tells the rest (Telegram edits its caption to 【撤回】).
+                    channel.withdraw(delivery.previous)
                 receipt = channel.deliver(delivery)
             except PermanentError as exc:
                 failure = exc

@@ -188,6 +188,8 @@ def test_a_withdrawal_tells_exactly_the_earlier_recipients(tmp_path: Path) -> No
     swaps = lines(sink(root, "tcoll") / "swaps.log")
     assert [s["event"] for s in swaps] == ["publish", "withdrawal"]  # the ticker drops it
     assert report.tallies["tonce"].delivered == 1
+    taken_back = lines(sink(root, "tonce") / "withdrawn.log")
+    assert [r["remote_id"] for r in taken_back] == ["t-001/alice/1"]
 
 
 def test_one_collection_call_covers_every_due_key_and_expiry_redelivers(

@@ -115,3 +115,33 @@ def test_corrections_and_withdrawals_reach_only_the_earlier_recipients(tmp_path:
     withdrawals = _texts(root)[4:]
     assert sorted(t["phone"] for t in withdrawals) == ["+8613800000001", "+8613800000003"]
     assert all("【撤回】" in "".join(t["parts"]) for t in withdrawals)
+
+
+def test_a_digest_in_doubt_is_resolved_by_its_id(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+    from pipeline.ledger import IN_DOUBT, Key
+    from pipeline.subscribers import Subscriber
+
+    root = _project(tmp_path / "site", PEOPLE)
+    _notice(root, "road-1")
+    _notice(root, "road-2")
+    villager = Subscriber(phone="+8613800000001", area="什邡市/师古镇/马祖村").key
+    keys = [Key(n, 1, "publish", "sms", villager) for n in ("road-1", "road-2")]
+    with Ledger(ledger_path(Project.open(root))) as ledger:  # a run killed mid-text
+        ledger.claim([(k, "138****0001", "at-most-once") for k in keys], as_of=DAY1,
+                     actor="a run that died", batch="dg-0123456789abcdef")
+    _run(root, DAY1)
+    assert sorted(t["phone"] for t in _texts(root)) == ["+8613800000003"]
+    with Ledger(ledger_path(Project.open(root))) as ledger:
+        assert {r.key for r in ledger.current(states=[IN_DOUBT])} == set(keys)
+    result = CliRunner().invoke(cli, ["-C", str(root), "status"])
+    assert "in doubt: digest dg-0123456789abcdef to 138****0001 (2 notice(s))" in result.output
+    result = CliRunner().invoke(cli, ["-C", str(root), "resolve", "dg-0123456789abcdef",
+                                      "--resend"])
+    assert result.exit_code == 0 and result.output.count(": pending") == 2
+    _run(root, DAY2)
+    resent = [t for t in _texts(root) if t["phone"] == "+8613800000001"]
+    assert len(resent) == 1
+    assert all(n in "".join(resent[0]["parts"]) for n in ("road-1", "road-2"))

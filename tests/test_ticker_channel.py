@@ -6,6 +6,7 @@ import email
 import email.policy
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,42 @@ def test_withdraw_has_nothing_to_take_back(tmp_path: Path, artifacts: list[Artif
     receipt = channel.deliver(delivery(channel, config, artifacts))
     channel.withdraw(receipt)
     assert (tmp_path / "playlist.json").exists()
+
+
+# -- through the real publisher ---------------------------------------------------------------
+
+def test_the_publisher_retries_a_503_push_and_never_a_400(demo_project: Path) -> None:
+    from datetime import datetime, timedelta
+
+    from pipeline.project import Project
+    from pipeline.publish import PublishOptions, publish
+
+    config_file = demo_project / "noticecast.yaml"
+    original = config_file.read_text("utf-8")
+    first_run = datetime.fromisoformat("2018-07-08T10:00:00+08:00")
+    with HttpRecorder() as server:
+        config_file.write_text(original.replace(
+            "endpoint: null", f"endpoint: {server.url('/playlist')}"), "utf-8")
+        server.script = [(503, {"Retry-After": "60"}, b"busy")]
+        report = publish(Project.open(demo_project, None),
+                         PublishOptions(now=first_run, channel="ticker"))
+        assert report.tally("ticker").calls == 1
+        assert report.tally("ticker").retried > 0 and report.tally("ticker").delivered == 0
+        # Later, after the backoff, the same keys go again and the push succeeds.
+        report = publish(Project.open(demo_project, None),
+                         PublishOptions(now=first_run + timedelta(hours=1), channel="ticker"))
+        assert report.tally("ticker").delivered > 0 and report.tally("ticker").failed == 0
+        assert len(server.requests) == 2
+        assert b'"playlist.json"' in server.requests[-1].body
+    shutil.rmtree(demo_project / ".noticecast")  # a fresh ledger: the same keys, anew
+    with HttpRecorder() as server:
+        config_file.write_text(original.replace(
+            "endpoint: null", f"endpoint: {server.url('/playlist')}"), "utf-8")
+        server.script = [(400, {}, b"bad playlist")]
+        report = publish(Project.open(demo_project, None),
+                         PublishOptions(now=first_run, channel="ticker"))
+        assert report.tally("ticker").failed > 0 and report.tally("ticker").retried == 0
+        later = publish(Project.open(demo_project, None),
+                        PublishOptions(now=first_run + timedelta(hours=2), channel="ticker"))
+        assert later.tally("ticker").failed == 0 and later.tally("ticker").delivered == 0
+        assert len(server.requests) == 1  # a 400 is never retried

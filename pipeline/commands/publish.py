@@ -109,8 +109,11 @@ def _with_progress(work: Any) -> Any:
 def _print_report(report: Any, project: Any) -> None:
     print_problems(report.warnings)
     print_problems(report.problems)
-    for row in report.recovered:
-        err.print(f"[yellow]recovered {_escape(str(row.key))} from an interrupted run[/yellow]")
+    if report.recovered:
+        again = sum(1 for row in report.recovered if row.mode == "idempotent")
+        err.print(f"[yellow]an earlier run was interrupted while sending: "
+                  f"{again} delivery(ies) sent again, {len(report.recovered) - again} now in "
+                  "doubt[/yellow]")
     when = report.now.isoformat(timespec="seconds")
     if report.dry_run:
         _print_plan(report)
@@ -190,19 +193,35 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
         err.print("the ledger has no deliveries yet" if ledger is None else "no deliveries match")
         return
     table = Table(title=f"delivery ledger — {len(rows)} key(s)", title_justify="left")
-    for column in ("key", "target", "state", "attempts", "when", "note"):
+    for column in ("key", "target", "state", "tries", "when", "note"):
         table.add_column(column, overflow="fold")
     for row in sorted(rows, key=lambda r: (r.state == IN_DOUBT, str(r.key))):
         style = STATE_STYLE.get(row.state, "")
         when = row.next_at if row.state == "retry" and row.next_at else row.at
         table.add_row(_escape(str(row.key)), _escape(row.target_label),
                       f"[{style}]{row.state}[/{style}]" if style else row.state,
-                      str(row.attempt), _local(when, project) if when else "",
-                      _escape(row.reason or ""))
+                      str(row.attempt),
+                      when.astimezone(project.config.zone).strftime("%Y-%m-%d %H:%M")
+                      if when else "",
+                      _escape(_note(row)))
     out.print(table)
+    digests: dict[str, list[Any]] = {}
     for row in doubt:
+        if row.batch and row.batch.startswith("dg-"):
+            digests.setdefault(row.batch, []).append(row)
+            continue
         err.print(f"[magenta]in doubt: {_escape(str(row.key))} — run `noticecast resolve "
                   f"{_escape(str(row.key))} --delivered` if it arrived, else --resend[/magenta]")
+    for digest, members in digests.items():
+        err.print(f"[magenta]in doubt: digest {digest} to {_escape(members[0].target_label)} "
+                  f"({len(members)} notice(s)) — run `noticecast resolve {digest} --delivered` "
+                  "if it arrived, else --resend[/magenta]")
+
+
+def _note(row: Any) -> str:
+    if row.state == "in-doubt" and row.batch and row.batch.startswith("dg-"):
+        return f"digest {row.batch}: {row.reason or ''}"
+    return row.reason or ""
 
 
 @cli.command()
@@ -252,26 +271,33 @@ def log(ref: _ProjectRef, notice_id: str | None, channel: str | None, key_text: 
 def resolve(ref: _ProjectRef, key_text: str, decision: str | None) -> None:
     """Decide a delivery that is in doubt (or failed): it arrived, or send it again.
 
-    KEY is as `noticecast status` shows it: NOTICE:REVISION:EVENT:CHANNEL:TARGET.
+    KEY is as `noticecast status` shows it: NOTICE:REVISION:EVENT:CHANNEL:TARGET; or the id
+    of an SMS digest (dg-…), which decides every in-doubt key that text carried.
     """
-    from pipeline.ledger import Key, Ledger, operator_actor
+    from pipeline.ledger import IN_DOUBT, Key, Ledger, operator_actor
     from pipeline.publish import ledger_path, lock_path, moment
     from pipeline.publish_lock import publish_lock
 
     if decision is None:
         raise click.UsageError("say what happened: --delivered or --resend")
     project = ref.get()
-    key = Key.parse(key_text)
     path = ledger_path(project)
     if not path.is_file():
         raise LedgerError(f"{project.display(path)}: no ledger yet; nothing to resolve")
     # The lock keeps a running publisher from racing the operator on the same key; a run is
     # short, so wait for it.
-    with publish_lock(lock_path(project), wait=True), \
-            Ledger(path) as ledger:
-        row = ledger.resolve(key, delivered=decision == "delivered",
-                             as_of=moment(project.config), actor=operator_actor())
-    click.echo(f"{row.key}: {row.state} ({row.reason})")
+    with publish_lock(lock_path(project), wait=True), Ledger(path) as ledger:
+        if ":" in key_text:
+            keys = [Key.parse(key_text)]
+        else:
+            keys = [r.key for r in ledger.current(states=[IN_DOUBT]) if r.batch == key_text]
+            if not keys:
+                raise LedgerError(f"{key_text!r} is neither a delivery key nor the id of a "
+                                  "digest in doubt; see `noticecast status`")
+        for key in keys:
+            row = ledger.resolve(key, delivered=decision == "delivered",
+                                 as_of=moment(project.config), actor=operator_actor())
+            click.echo(f"{row.key}: {row.state} ({row.reason})")
 
 
 @cli.command(name="next")

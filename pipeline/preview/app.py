@@ -95,8 +95,9 @@ class Desk:
         except ValueError:
             return self.render("missing.html", status=400, page="newspaper",
                                notice_id=f"date {asked!r} (write it as YYYY-MM-DD)")
-        layout = newspaper_page.layout_page(snapshot, issue)
-        return self.render("newspaper.html", page="newspaper", layout=layout,
+        running = request.query_params.get("running") == "1"
+        layout = newspaper_page.layout_page(snapshot, issue, running)
+        return self.render("newspaper.html", page="newspaper", layout=layout, running=running,
                            dates=newspaper_page.issue_dates(snapshot))
 
     async def files(self, request: Request) -> Response:
@@ -147,6 +148,7 @@ class Desk:
     def shutdown(self) -> None:
         """Stop the watcher and end the event streams; safe to call twice, in the loop."""
         self.stop.set()
+        self.state.stopping.set()
         self.broadcaster.close()
 
     def request_shutdown(self) -> None:

@@ -1,11 +1,14 @@
 """The newspaper page for an issue date: the blocks on the grid, what did not fit, room left.
 
 The notices of an issue are the valid, non-draft notices that go to the newspaper channel and
-are published on that date. Their blocks (size from the renderer's ``block.json``, else from the
-proof's pixel size) are packed onto the page's column grid in a simple, deterministic way:
-urgent first, then county before town before village, then by id; each block goes where its
-columns are lowest (a skyline), leftmost on ties. A block that would run past the foot of the
-type area is listed as not fitting; the page keeps filling with the blocks after it.
+are published on that date (or, with ``running``, in their publicity period that day). Their
+blocks (size from the renderer's ``block.json``, else from the proof's pixel size) are packed
+onto the page's column grid with the newspaper feature's own imposition
+(``pipeline.renderers.newspaper_page``: selection, order and skyline packing), so the desk
+shows the page `noticecast newspaper page` makes. Without that module, a simple skyline of our
+own does the same job: urgent first, then county before town before village; each block goes
+where its columns are lowest, leftmost on ties; a block that would run past the foot of the
+type area is listed as not fitting and the page keeps filling with the blocks after it.
 """
 
 from __future__ import annotations
@@ -86,15 +89,19 @@ class PageLayout:
         return 100.0 * sum(self.room_left) / total if total else 0.0
 
 
-def issue_notices(snapshot: Snapshot, issue: date) -> list[Notice]:
-    chosen = []
-    for entry in snapshot.entries.values():
-        notice = entry.notice
-        if notice is None or notice.status is Status.draft:
-            continue
-        if "newspaper" in snapshot.channels(notice) and notice.published_date == issue:
-            chosen.append(notice)
-    return sorted(chosen, key=lambda n: (n.kind is not Kind.urgent, n.level.depth, n.id))
+def issue_notices(snapshot: Snapshot, issue: date, running: bool = False) -> list[Notice]:
+    valid = [e.notice for e in snapshot.entries.values() if e.notice is not None]
+    config = snapshot.project.config
+    try:
+        from pipeline.renderers.newspaper_page import in_issue, page_order
+    except ImportError:
+        chosen = [n for n in valid if n.status is not Status.draft
+                  and "newspaper" in snapshot.channels(n) and (
+                      n.published_date == issue or (running and n.publicity is not None
+                      and n.publicity.start <= issue <= n.publicity.end))]
+        return sorted(chosen, key=lambda n: (n.kind is not Kind.urgent, n.level.depth, n.id))
+    return sorted((n for n in valid if in_issue(n, issue, config, running=running)),
+                  key=page_order)
 
 
 def issue_dates(snapshot: Snapshot) -> list[date]:
@@ -110,23 +117,48 @@ def default_issue(snapshot: Snapshot) -> date:
     return past[0] if past else (days[-1] if days else snapshot.today)
 
 
-def layout_page(snapshot: Snapshot, issue: date) -> PageLayout:
+def layout_page(snapshot: Snapshot, issue: date, running: bool = False) -> PageLayout:
     paper = snapshot.project.config.newspaper
     grid = Grid.of(paper)
     reader = OutputReader(snapshot.out_dir)
     layout = PageLayout(issue, grid, column_used_mm=[0.0] * grid.columns)
-    for notice in issue_notices(snapshot, issue):
+    for notice in issue_notices(snapshot, issue, running):
         layout.blocks.append(_block(notice, reader, paper, grid))
-    for block in layout.blocks:
-        _place(layout, block)
+    if not _pack_with_newspaper_feature(layout, paper):
+        for block in layout.blocks:
+            _place(layout, block)
     return layout
+
+
+def _pack_with_newspaper_feature(layout: PageLayout, paper: Newspaper) -> bool:
+    """Place the blocks with ``newspaper_page.pack``; False when that module is missing."""
+    try:
+        from pipeline.renderers import newspaper_grid, newspaper_page
+    except ImportError:
+        return False
+    ready = [b for b in layout.blocks if not b.reason]
+    by_page_block = {}
+    for block in ready:
+        page_block = newspaper_page.PageBlock(block.notice, block.columns, block.height_mm,
+                                              pdf=b"")
+        by_page_block[id(page_block)] = (page_block, block)
+    plan = newspaper_page.pack(newspaper_grid.Grid.from_config(paper),
+                               [pb for pb, _ in by_page_block.values()])
+    for placement in plan.placed:
+        _, block = by_page_block[id(placement.block)]
+        block.column, block.y_mm, block.placed = placement.column, placement.top_mm, True
+    for page_block in plan.left_out:
+        _, block = by_page_block[id(page_block)]
+        block.reason = "does not fit in the room left on the page"
+    layout.column_used_mm = [layout.grid.height_mm - free for free in plan.column_free_mm]
+    return True
 
 
 def _block(notice: Notice, reader: OutputReader, paper: Newspaper, grid: Grid) -> Block:
     outputs = reader.outputs("newspaper", notice.id)
     proof = outputs.find("proof.png") or outputs.find(".png")
     meta: dict[str, Any] = reader.json(outputs.find("block.json")) or {}
-    columns = _int(meta.get("columns")) or paper.block_columns
+    columns = _int(meta.get("grid_columns")) or _int(meta.get("columns")) or paper.block_columns
     columns = max(1, min(columns, grid.columns))
     height = _float(meta.get("height_mm"))
     if height is None and proof is not None:

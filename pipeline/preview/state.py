@@ -169,6 +169,8 @@ class PreviewState:
         self._generation = 0
         self._config_problems: list[ProblemView] = []
         self._reports: dict[str, RendererReport] = {}
+        # Set on shutdown: a rebuild in progress stops after the renderer it is running.
+        self.stopping = threading.Event()
         self._render_problems: dict[str, list[Problem]] = {}
 
     @property
@@ -232,6 +234,8 @@ class PreviewState:
                     self._forget(name)
             loaded: LoadResult | None = None
             for index, name in enumerate(names):
+                if self.stopping.is_set():
+                    break
                 try:
                     report = self._run_build(today, (name,), workers or self.workers)
                 except Exception as exc:

@@ -187,11 +187,13 @@ def _block_facts(block: dict[str, Any]) -> list[tuple[str, str]]:
                 return
 
     pick("fit 排得下", "fit", "fits", "fit_status")
-    pick("columns 栏数", "columns", "block_columns")
+    pick("columns 占栏", "grid_columns", "columns", "block_columns")
+    pick("text columns 文字栏", "text_columns")
     pick("body 正文字号", "body_pt", "body_size_pt", "body_size", unit=" pt")
     pick("width 宽", "width_mm", unit=" mm")
     pick("height 高", "height_mm", unit=" mm")
-    pick("over 超出", "over_mm", "overflow_mm", unit=" mm")
+    pick("over 超出", "overflow_mm", "over_mm", unit=" mm")
+    pick("room 余量", "room_mm", unit=" mm")
     return facts
 
 

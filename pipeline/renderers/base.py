@@ -106,6 +106,14 @@ class Renderer(Protocol):
         """What else, besides the notice, its templates and config, changes its output."""
         ...
 
+    def templates_for(self, notice: Notice) -> Sequence[str]:
+        """The templates this notice's output uses (default: ``templates``)."""
+        ...
+
+    def collection_token(self, notice: Notice, ctx: RenderContext) -> str:
+        """What of a notice the collection outputs depend on."""
+        ...
+
 
 class BaseRenderer:
     """Sensible defaults for the optional parts of the Renderer protocol."""
@@ -127,3 +135,14 @@ class BaseRenderer:
     def cache_token(self, notice: Notice, ctx: RenderContext) -> str:
         # The publicity state is shown by most outputs, so a page re-renders when it flips.
         return notice.publicity_state(ctx.today).value
+
+    def templates_for(self, notice: Notice) -> Sequence[str]:
+        """The templates this notice's output uses; override when it depends on the notice."""
+        return self.templates
+
+    def collection_token(self, notice: Notice, ctx: RenderContext) -> str:
+        """What of a notice the collection outputs show; they re-render when it changes.
+
+        Narrow it (a playlist only shows running notices' lines) to keep edits cheap.
+        """
+        return f"{notice.content_hash}:{self.cache_token(notice, ctx)}"

@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 
 from pipeline.model import Notice, format_date, format_wan
 
-_MARKDOWN = MarkdownIt("commonmark")
+_MARKDOWN = MarkdownIt("commonmark").enable("table")
 _CJK = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
 
 
@@ -59,6 +59,7 @@ def markdown_paragraphs(source: str) -> list[Paragraph]:
     """Markdown body -> plain paragraphs; inline emphasis is dropped (a notice reads flat)."""
     paragraphs: list[Paragraph] = []
     style, number, ordered = "p", 0, False
+    row: list[str] | None = None
     for token in _MARKDOWN.parse(source):
         if token.type == "heading_open":
             style = "h"
@@ -66,6 +67,14 @@ def markdown_paragraphs(source: str) -> list[Paragraph]:
             ordered, number = token.type == "ordered_list_open", 0
         elif token.type == "list_item_open":
             style, number = "li", number + 1
+        elif token.type == "tr_open":
+            row = []
+        elif token.type == "inline" and row is not None:
+            row.append(join_lines(_inline_text(token)))
+        elif token.type == "tr_close" and row is not None:
+            # A table row reads as one line of its cells: a block has no room for a grid.
+            paragraphs.append(Paragraph("　".join(cell for cell in row if cell), "li"))
+            row = None
         elif token.type == "inline":
             text = join_lines(_inline_text(token))
             if style == "li":

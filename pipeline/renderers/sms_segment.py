@@ -15,8 +15,10 @@ skin tones, flags, keycaps, Hangul jamo, CR LF; the Indic conjunct rule GB9c of 
 applied). Only a single cluster longer than a whole part (a "Zalgo" pile of marks) is cut
 inside, because it cannot be sent otherwise.
 
-``segment`` is a pure function, quick enough for a whole subscriber run: the common cases
-(no wide characters, cuts between CJK or ASCII characters) never leave C string code.
+``segment`` is a pure function, quick enough for a whole subscriber run (and the benchmark of
+100,000 mixed texts): it counts with regular expressions, finds each cut from the positions of
+the two-unit characters alone, and decides the usual boundaries (between CJK, Latin or full-width
+characters) without looking up a table.
 """
 
 from __future__ import annotations
@@ -133,11 +135,6 @@ def _fill(start: int, limit: int, length: int, wide_at: list[int],
             end += 1
             used += step
     return end
-
-
-def segment_with(text: str, signature: str = "", opt_out: str = "") -> Segmentation:
-    """The segmentation of what is really sent: the signature and opt-out count too."""
-    return segment(f"{signature}{text}{opt_out}")
 
 
 # -- extended grapheme cluster boundaries (UAX #29) ---------------------------------------

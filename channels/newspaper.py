@@ -1,0 +1,225 @@
+"""The newspaper channel: each notice's block goes to the editors of the local paper.
+
+Without an address, the PDF, its proof PNG and its metadata are dropped into the editors'
+inbox folder, ``out/channels/newspaper/<issue date>/``, atomically (a half-written PDF is never
+seen). With ``channels.newspaper.to`` set, they are e-mailed to the editor over SMTP (STARTTLS
+and login only when configured; the password comes from the environment variable named in the
+config). Delivering twice is harmless: the same files, or a second copy of the same e-mail.
+
+Errors: a connection failure, a timeout or an SMTP 4xx reply is transient (retried later); a 5xx
+reply (an address the server rejects, a refused login) is permanent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import smtplib
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import ClassVar
+
+from channels.base import (
+    Artifact,
+    Delivery,
+    DeliveryKind,
+    PermanentError,
+    Receipt,
+    Scope,
+    Target,
+    TransientError,
+)
+from pipeline.build import write_atomic
+from pipeline.config import Config
+from pipeline.config import NewspaperChannel as Settings
+from pipeline.model import format_date
+
+SMTP_TIMEOUT_S = 30.0
+EVENT_SUFFIX = {"publish": "", "correction": "-correction", "withdrawal": "-withdrawal",
+                "expiry": "-expiry"}
+EVENT_LABEL = {"publish": "", "correction": "【更正】", "withdrawal": "【撤回】", "expiry": ""}
+
+
+@dataclass(frozen=True)
+class BlockFiles:
+    """The three outputs of one newspaper block, picked from a delivery's artifacts."""
+
+    pdf: Artifact
+    proof: Artifact | None
+    metadata: dict[str, object]
+
+    @classmethod
+    def pick(cls, notice_id: str, artifacts: Sequence[Artifact]) -> BlockFiles:
+        by_name = {a.path.rsplit("/", 1)[-1]: a for a in artifacts if a.renderer == "newspaper"}
+        pdf = by_name.get("block.pdf")
+        if pdf is None:
+            raise PermanentError(f"{notice_id}: no newspaper block to deliver; run "
+                                 "`noticecast build --only newspaper` first")
+        meta_file = by_name.get("block.json")
+        metadata = json.loads(meta_file.data) if meta_file else dict(pdf.meta)
+        return cls(pdf, by_name.get("proof.png"), metadata)
+
+    @property
+    def issue_date(self) -> str:
+        return str(self.metadata.get("issue_date") or self.pdf.meta.get("issue_date")
+                   or "undated")
+
+    @property
+    def title(self) -> str:
+        return str(self.metadata.get("title") or "")
+
+
+def mask_address(address: str) -> str:
+    """e***@paper.example: enough for a person to recognise, not to harvest."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+class NewspaperChannel:
+    name: ClassVar[str] = "newspaper"
+    delivery: ClassVar[DeliveryKind] = "idempotent"
+    scope: ClassVar[Scope] = "notice"
+
+    def __init__(self, settings: Settings, sink: Path, *, user: str | None = None,
+                 password: str | None = None) -> None:
+        self.settings = settings
+        self.sink = sink
+        self._user = user
+        self._password = password
+
+    @classmethod
+    def from_config(cls, config: Config, sink: Path) -> NewspaperChannel:
+        settings = config.channels.newspaper
+        return cls(settings, sink, user=Config.secret(settings.smtp_user_env),
+                   password=Config.secret(settings.smtp_password_env))
+
+    def targets(self, config: Config) -> list[Target]:
+        to = self.settings.to
+        if to:
+            key = "editor-" + hashlib.sha256(to.strip().lower().encode()).hexdigest()[:12]
+            return [Target(self.name, key, {"to": to}, label=f"editor {mask_address(to)}")]
+        return [Target(self.name, "inbox", {}, label="editors' inbox folder")]
+
+    def deliver(self, delivery: Delivery) -> Receipt:
+        files = BlockFiles.pick(delivery.notice_id, delivery.artifacts)
+        to = delivery.target.address.get("to")
+        if to:
+            return self._mail(delivery, files, str(to))
+        return self._drop(delivery, files)
+
+    def withdraw(self, receipt: Receipt) -> None:
+        """Take a withdrawn block out of the inbox; an e-mail cannot be taken back (the
+        withdrawal's own block, marked 【撤回】, tells the editor)."""
+        for relative in receipt.details.get("files", ()):
+            path = (self.sink / str(relative)).resolve()
+            if self.sink.resolve() in path.parents:
+                path.unlink(missing_ok=True)
+
+    # -- the inbox folder ----------------------------------------------------------------
+
+    def _drop(self, delivery: Delivery, files: BlockFiles) -> Receipt:
+        stem = f"{delivery.notice_id}-r{delivery.revision}{EVENT_SUFFIX[delivery.event]}"
+        folder = Path(files.issue_date)
+        written = [(folder / f"{stem}.pdf", files.pdf.data)]
+        if files.proof is not None:
+            written.append((folder / f"{stem}.png", files.proof.data))
+        metadata = {**files.metadata, "event": delivery.event}
+        written.append((folder / f"{stem}.json",
+                        json.dumps(metadata, ensure_ascii=False, indent=2).encode() + b"\n"))
+        try:
+            for relative, data in written:
+                write_atomic(self.sink / relative, data)
+        except OSError as exc:
+            raise TransientError(f"{delivery.notice_id}: cannot write to the newspaper inbox "
+                                 f"{self.sink}: {exc.strerror or exc}") from None
+        paths = [relative.as_posix() for relative, _ in written]
+        return Receipt(self.name, delivery.target.key, remote_id=paths[0],
+                       details={"files": paths, "issue_date": files.issue_date,
+                                "event": delivery.event})
+
+    # -- e-mail to the editor ------------------------------------------------------------
+
+    def message(self, delivery: Delivery, files: BlockFiles, to: str) -> EmailMessage:
+        """The MIME message: a Chinese subject, a short note, the PDF and the proof."""
+        label = EVENT_LABEL[delivery.event]
+        try:
+            issue = format_date(datetime.fromisoformat(files.issue_date).date())
+        except ValueError:
+            issue = files.issue_date
+        message = EmailMessage()
+        message["Subject"] = f"{label}报纸公告版样：{files.title}（{issue}）"
+        message["From"] = self.settings.sender
+        message["To"] = to
+        message["Date"] = format_datetime(datetime.now(UTC))
+        domain = self.settings.sender.rpartition("@")[2] or "localhost"
+        message["Message-ID"] = make_msgid(
+            idstring=f"{delivery.notice_id}.r{delivery.revision}.{delivery.event}",
+            domain=domain)
+        meta = files.metadata
+        message.set_content(
+            f"编辑同志：\n\n附件为《{files.title}》的报纸公告版样（{label or '新发布'}），"
+            f"拟于{issue}刊登。\n\n"
+            f"版块尺寸：{meta.get('width_mm')} × {meta.get('height_mm')} 毫米，"
+            f"占 {meta.get('grid_columns')} 栏；正文 {meta.get('body_pt')} 磅，"
+            f"分 {meta.get('text_columns')} 栏排。\n"
+            f"编号：{delivery.notice_id}（第{delivery.revision}版）\n\n"
+            "PDF 为印刷文件（字体已嵌入），PNG 为校样。\n")
+        stem = f"{delivery.notice_id}-r{delivery.revision} {files.title}"
+        message.add_attachment(files.pdf.data, maintype="application", subtype="pdf",
+                               filename=f"{stem}.pdf")
+        if files.proof is not None:
+            message.add_attachment(files.proof.data, maintype="image", subtype="png",
+                                   filename=f"{stem} 校样.png")
+        return message
+
+    def _mail(self, delivery: Delivery, files: BlockFiles, to: str) -> Receipt:
+        message = self.message(delivery, files, to)
+        self._send(message, to, delivery.notice_id)
+        return Receipt(self.name, delivery.target.key, remote_id=str(message["Message-ID"]),
+                       details={"issue_date": files.issue_date, "event": delivery.event,
+                                "attachments": len(list(message.iter_attachments()))})
+
+    def _send(self, message: EmailMessage, to: str, notice_id: str) -> None:
+        settings = self.settings
+        where = f"{settings.smtp_host}:{settings.smtp_port}"
+        try:
+            with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+                              timeout=SMTP_TIMEOUT_S) as smtp:
+                smtp.ehlo()
+                if settings.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                if self._user and self._password:
+                    smtp.login(self._user, self._password)
+                smtp.send_message(message, from_addr=settings.sender, to_addrs=[to])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = min(exc.recipients.values(), key=lambda item: item[0])
+            raise _classified(code, f"{notice_id}: {where} refused {mask_address(to)}: "
+                                    f"{code} {_text(reply)}") from None
+        except smtplib.SMTPResponseException as exc:
+            raise _classified(exc.smtp_code, f"{notice_id}: {where} replied {exc.smtp_code} "
+                                             f"{_text(exc.smtp_error)}") from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise PermanentError(f"{notice_id}: {where}: {exc}; check starttls and the "
+                                 "login settings") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise PermanentError(f"{notice_id}: {where}: TLS certificate not trusted: "
+                                 f"{exc.verify_message}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransientError(f"{notice_id}: cannot reach the mail server {where}: "
+                                 f"{exc}") from None
+
+
+def _classified(code: int, message: str) -> TransientError | PermanentError:
+    if 400 <= code < 500:
+        return TransientError(message)
+    return PermanentError(message)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

@@ -1,0 +1,193 @@
+"""The newspaper block renderer: real WeasyPrint output, checked with poppler and zxing-cpp."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+from newspaper_support import LONG_PARAGRAPH, context, notice, poppler
+from PIL import Image
+
+from pipeline.errors import FitError
+from pipeline.renderers import newspaper_subsetting
+from pipeline.renderers.base import Artifact
+from pipeline.renderers.newspaper import NewspaperRenderer, render_unbatched
+from pipeline.renderers.newspaper_grid import Grid, mm_to_pt, text_columns
+
+WITHDRAWN = {"status": "withdrawn", "withdrawal": {"reason": "项目选址调整，重新公示"}}
+CORRECTED = {"revision": 2, "correction": {"note": "更正市级配套资金金额",
+                                           "changes": ["市级财政配套资金由8万元更正为8.5万元"]}}
+
+
+def by_name(artifacts: list[Artifact]) -> dict[str, dict[str, Artifact]]:
+    grouped: dict[str, dict[str, Artifact]] = {}
+    for artifact in artifacts:
+        assert artifact.notice_id is not None
+        grouped.setdefault(artifact.notice_id, {})[artifact.path.split("/")[-1]] = artifact
+    return grouped
+
+
+@pytest.fixture(scope="module")
+def batch() -> dict[str, dict[str, Artifact]]:
+    """One batch of three blocks: a plain notice, a correction and a withdrawal."""
+    notices = [notice(), notice(id="sf-2018-0901", **CORRECTED),
+               notice(id="sf-2018-0902", **WITHDRAWN)]
+    return by_name(list(NewspaperRenderer().render(notices, context())))
+
+
+def write(tmp_path: Path, artifact: Artifact) -> Path:
+    path = tmp_path / artifact.path.replace("/", "_")
+    path.write_bytes(artifact.data)
+    return path
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text in content order (-raw: column by column), whitespace removed."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
+        handle.write(pdf)
+        handle.flush()
+        return re.sub(r"\s+", "", poppler("pdftotext", "-raw", handle.name, "-"))
+
+
+def test_every_block_has_pdf_proof_and_metadata(batch: dict[str, dict[str, Artifact]]) -> None:
+    assert set(batch) == {"sf-2018-0012", "sf-2018-0901", "sf-2018-0902"}
+    for files in batch.values():
+        assert set(files) == {"block.pdf", "proof.png", "block.json"}
+        assert files["block.pdf"].data.startswith(b"%PDF")
+        meta = json.loads(files["block.json"].data)
+        assert meta["fit"] == "fits" and meta["overflow_mm"] == 0
+        assert meta["body_pt"] == 9.0 and meta["grid_columns"] == 2
+
+
+def test_fonts_are_embedded_noto_cjk(batch: dict[str, dict[str, Artifact]],
+                                     tmp_path: Path) -> None:
+    listing = poppler("pdffonts", write(tmp_path, batch["sf-2018-0012"]["block.pdf"]))
+    rows = listing.splitlines()[2:]
+    assert rows, listing
+    for row in rows:
+        assert re.search(r"\byes\s+yes\s+yes\b", row), f"font not embedded/subset: {row}"
+    names = " ".join(row.split()[0] for row in rows).replace("-", "").lower()
+    assert "notosanscjksc" in names and "bold" in names
+    assert "notoserifcjksc" in names
+
+
+def test_text_is_extractable_with_title_and_amounts(
+        batch: dict[str, dict[str, Artifact]]) -> None:
+    flat = pdf_text(batch["sf-2018-0012"]["block.pdf"].data)
+    assert "师古镇马祖村产业道路硬化工程项目公示" in flat
+    assert "68.5万元" in flat and "40万元" in flat and "8.5万元" in flat
+    assert "12317" in flat  # the supervision hotline
+
+
+def test_page_size_is_the_block_size(batch: dict[str, dict[str, Artifact]],
+                                     tmp_path: Path) -> None:
+    files = batch["sf-2018-0012"]
+    meta = json.loads(files["block.json"].data)
+    info = poppler("pdfinfo", write(tmp_path, files["block.pdf"]))
+    width, height = map(float, re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info).groups())
+    grid = Grid.from_config(context().config.newspaper)
+    assert width == pytest.approx(mm_to_pt(grid.span_mm(2)), abs=0.5)
+    assert height == pytest.approx(mm_to_pt(meta["height_mm"]), abs=0.5)
+    assert re.search(r"Pages:\s+1\n", info)
+
+
+def test_proof_is_150_dpi(batch: dict[str, dict[str, Artifact]]) -> None:
+    files = batch["sf-2018-0012"]
+    meta = json.loads(files["block.json"].data)
+    image = Image.open(io.BytesIO(files["proof.png"].data))
+    assert image.size[0] == pytest.approx(meta["width_mm"] / 25.4 * 150, abs=1)
+    assert image.size[1] == pytest.approx(meta["height_mm"] / 25.4 * 150, abs=1)
+
+
+def test_qr_in_the_proof_opens_the_notice(batch: dict[str, dict[str, Artifact]]) -> None:
+    zxingcpp = pytest.importorskip("zxingcpp")
+    image = Image.open(io.BytesIO(batch["sf-2018-0012"]["proof.png"].data))
+    codes = zxingcpp.read_barcodes(image)
+    assert [c.text for c in codes] == ["https://gongshi.example.gov.cn/notices/sf-2018-0012/"]
+
+
+def test_correction_and_withdrawal_are_labelled(
+        batch: dict[str, dict[str, Artifact]]) -> None:
+    corrected = pdf_text(batch["sf-2018-0901"]["block.pdf"].data)
+    withdrawn = pdf_text(batch["sf-2018-0902"]["block.pdf"].data)
+    assert "【更正】" in corrected and "更正说明" in corrected
+    assert "【撤回】" in withdrawn and "撤回原因：项目选址调整" in withdrawn
+
+
+def test_batch_geometry_equals_single(batch: dict[str, dict[str, Artifact]]) -> None:
+    single = by_name(render_unbatched([notice(id="sf-2018-0901", **CORRECTED)], context()))
+    keys = ("width_mm", "height_mm", "text_columns", "lines_per_column", "body_pt")
+    alone = json.loads(single["sf-2018-0901"]["block.json"].data)
+    together = json.loads(batch["sf-2018-0901"]["block.json"].data)
+    assert {k: alone[k] for k in keys} == {k: together[k] for k in keys}
+
+
+def test_text_columns_follow_the_block_width() -> None:
+    grid = Grid.from_config(context().config.newspaper)
+    assert [text_columns(grid.span_mm(k), 9) for k in (1, 2, 3, 6)] == [1, 2, 3, 7]
+
+
+# -- fixed heights -------------------------------------------------------------------------
+
+def _natural_height(body_pt: float, long: notice) -> float:  # type: ignore[valid-type]
+    ctx = context(body_pt=body_pt, min_body_pt=min(8.0, body_pt))
+    files = by_name(list(NewspaperRenderer().render([long], ctx)))[long.id]
+    return float(json.loads(files["block.json"].data)["height_mm"])
+
+
+@pytest.fixture(scope="module")
+def long_notice() -> object:
+    return notice(id="sf-2018-0903", body="\n\n".join([LONG_PARAGRAPH] * 8))
+
+
+def test_fixed_height_overflow_is_a_located_fit_error(long_notice: object) -> None:
+    ctx = context(block_height_mm=80)
+    with pytest.raises(FitError) as caught:
+        list(NewspaperRenderer().render([long_notice], ctx))  # type: ignore[list-item]
+    message = str(caught.value)
+    assert caught.value.notice_id == "sf-2018-0903"
+    assert message.startswith("sf-2018-0903: ")
+    assert re.search(r"over by \d+ lines / \d+\.\d mm", message), message
+    assert "--shrink" in message
+
+
+def test_shrink_steps_the_body_down_until_it_fits(long_notice: object) -> None:
+    at_9 = _natural_height(9.0, long_notice)
+    at_8 = _natural_height(8.0, long_notice)
+    assert at_8 < at_9 - 5
+    fixed = round((at_8 + at_9) / 2, 1)
+    with pytest.raises(FitError):
+        list(NewspaperRenderer().render([long_notice], context(block_height_mm=fixed)))
+    shrunk = by_name(list(NewspaperRenderer().render(
+        [long_notice], context(block_height_mm=fixed, shrink=True))))["sf-2018-0903"]
+    meta = json.loads(shrunk["block.json"].data)
+    assert meta["fit"] == "shrunk" and 8.0 <= meta["body_pt"] < 9.0
+    assert meta["height_mm"] == pytest.approx(fixed) and meta["height_mode"] == "fixed"
+    # Nothing was cut: the whole text is still there.
+    assert pdf_text(shrunk["block.pdf"].data).count("接受社会各界和广大群众监督") == 8
+
+
+def test_shrink_gives_up_at_the_minimum(long_notice: object) -> None:
+    ctx = context(block_height_mm=60, shrink=True)
+    with pytest.raises(FitError, match="minimum 8 pt"):
+        list(NewspaperRenderer().render([long_notice], ctx))  # type: ignore[list-item]
+
+
+def test_missing_harfbuzz_subsetting_warns_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(newspaper_subsetting.harfbuzz_subsetting(), bool)
+    newspaper_subsetting.warn_if_slow_subsetting.cache_clear()
+    monkeypatch.setattr(newspaper_subsetting, "harfbuzz_subsetting", lambda: False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        newspaper_subsetting.warn_if_slow_subsetting()
+        newspaper_subsetting.warn_if_slow_subsetting()
+    newspaper_subsetting.warn_if_slow_subsetting.cache_clear()
+    assert len(caught) == 1
+    assert issubclass(caught[0].category, newspaper_subsetting.SlowFontSubsettingWarning)
+    assert "libharfbuzz-subset0" in str(caught[0].message)
