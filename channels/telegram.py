@@ -29,7 +29,9 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Coroutine, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -135,7 +137,7 @@ class TelegramChannel:
             if previous is None:
                 return None
             return Call("editMessageCaption", {
-                "chat_id": chat_id, "message_id": _message_id(previous, delivery),
+                "chat_id": chat_id, "message_id": _message_id(previous),
                 "caption": with_mark(caption, WITHDRAWN_MARK), "reply_markup": markup})
         if delivery.event == "expiry":
             return None
@@ -145,7 +147,7 @@ class TelegramChannel:
             params["caption"] = with_mark(caption, CORRECTION_MARK)
             if previous is not None:
                 # Still sent if the original was deleted: the correction must reach the chat.
-                params["reply_parameters"] = {"message_id": _message_id(previous, delivery),
+                params["reply_parameters"] = {"message_id": _message_id(previous),
                                               "allow_sending_without_reply": True}
         return Call("sendPhoto", params, photo=card)
 
@@ -168,11 +170,12 @@ class TelegramChannel:
 
     def _send(self, call: Call, target: Target) -> str:
         assert self._token is not None
+        _check_sendable(call, target)
         token = self._token
         error: Exception | None = None
         with _redacted_logs(token):
             try:
-                message_id = asyncio.run(self._call(call))
+                message_id = _run(self._call(call))
             except Exception as exc:  # classified: every error leaves as a DeliveryError
                 error = _classify(exc, token, target, call.method)
         if error is not None:
@@ -226,6 +229,17 @@ class TelegramChannel:
 
 # -- helpers ---------------------------------------------------------------------------------
 
+def _run(work: Coroutine[Any, Any, int]) -> int:
+    """Run PTB's coroutine to the end; in a thread of its own if this one has a loop running
+    (the preview server calls channels from async code)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
 def _chat_id(chat: str) -> str | int:
     """'@channel' stays a username; '-100123' is a numeric chat id."""
     return int(chat) if re.fullmatch(r"-?\d+", chat) else chat
@@ -241,13 +255,21 @@ def _skip_reason(delivery: Delivery) -> str:
     return f"Telegram has nothing to do for a {delivery.event} event"
 
 
-def _message_id(remote_id: str, delivery: Delivery) -> int:
-    if remote_id.lstrip("-").isdigit():
-        return int(remote_id)
-    raise PermanentError(
-        f"telegram {delivery.target.key}: {delivery.notice_id} r{delivery.revision}: the "
-        f"earlier delivery {remote_id!r} was written to the local sink, not sent, so there is "
-        "no Telegram message to reply to or edit")
+def _message_id(remote_id: str) -> int | str:
+    """A Telegram message id; an earlier sink delivery's id stays text (it is only written
+    to the sink, and refused by ``_send`` should the token have appeared in between)."""
+    return int(remote_id) if remote_id.lstrip("-").isdigit() else remote_id
+
+
+def _check_sendable(call: Call, target: Target) -> None:
+    ids = [call.params.get("message_id"),
+           (call.params.get("reply_parameters") or {}).get("message_id")]
+    for value in ids:
+        if isinstance(value, str):
+            raise PermanentError(
+                f"telegram {target.label or target.key}: {call.method}: the earlier delivery "
+                f"{value!r} was written to the local sink, not sent, so there is no Telegram "
+                "message to reply to or edit; resolve it by hand")
 
 
 def _card_parts(delivery: Delivery) -> tuple[bytes, str, str]:
@@ -270,7 +292,12 @@ def _card_parts(delivery: Delivery) -> tuple[bytes, str, str]:
     return card.data, caption.data.decode("utf-8"), str(url)
 
 
-def _retry_seconds(value: int | float | timedelta) -> float:
+def _retry_seconds(exc: Any) -> float:
+    """RetryAfter.retry_after in seconds: an int in PTB 22, a timedelta later (or with
+    PTB_TIMEDELTA set); both are handled, so PTB's warning about the change is moot here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -291,7 +318,7 @@ def _classify(exc: BaseException, token: str, target: Target, method: str) -> Ex
     if isinstance(exc, (PermanentError, TransientError)):
         return type(exc)(_scrub(str(exc), token))
     if isinstance(exc, RetryAfter):
-        seconds = _retry_seconds(exc.retry_after)
+        seconds = _retry_seconds(exc)
         return TransientError(f"{where}: Telegram asks to wait {seconds:g} s (429): {text}",
                               retry_after=seconds)
     if isinstance(exc, InvalidToken):

@@ -202,7 +202,8 @@ def publish(project: Project, options: PublishOptions,
         return report
 
 
-def _dry_run(project: Project, options: PublishOptions) -> PublishReport:
+def _dry_run(project: Project, options: PublishOptions, *, cache: bool = False
+             ) -> PublishReport:
     ledger = open_readonly(ledger_path(project))
     try:
         rows = ledger.current() if ledger else []
@@ -212,7 +213,7 @@ def _dry_run(project: Project, options: PublishOptions) -> PublishReport:
     # A crash's leftovers are shown as what the real run would make of them.
     rows = [_as_recovered(row) for row in rows]
     session = _Session(project, options, None, "dry run")
-    report = session.plan_run(rows=rows, cache=False)
+    report = session.plan_run(rows=rows, cache=cache)
     report.dry_run = True
     for batch in report.plan.batches:
         report.tally(batch.channel).calls += 1
@@ -232,7 +233,9 @@ def _as_recovered(row: Row) -> Row:
 
 def due_moment(project: Project, now: datetime, channel: str | None = None) -> datetime | None:
     """When anything is next due (``now`` if something is due already); None if nothing is."""
-    report = _dry_run(project, PublishOptions(now=now, channel=channel, dry_run=True))
+    # The parse cache (in out/, like every build cache) keeps a frequent `next` cheap.
+    report = _dry_run(project, PublishOptions(now=now, channel=channel, dry_run=True),
+                      cache=True)
     return report.plan.next_due()
 
 

@@ -9,8 +9,8 @@ import warnings
 from pathlib import Path
 
 import pytest
-from newspaper_support import LONG_PARAGRAPH, context, notice, poppler
 from PIL import Image
+from test_newspaper_support import LONG_PARAGRAPH, context, notice, poppler
 
 from pipeline.errors import FitError
 from pipeline.renderers import newspaper_subsetting

@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.client
 import shutil
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,10 +57,15 @@ def test_notice_view_shows_all_outputs_and_follows_edits(
         page.goto(desk.url + "/")
         expect(page.locator(f'tr[data-notice="{NOTICE_ID}"]')).to_be_visible()
         assert page.locator("table.notices tbody tr").count() >= 2
-        # The filters work: by area and kind
+        # The filters work: by area (a village), by kind, and back to all.
         page.select_option('select[name="area"]', "什邡市/师古镇/马祖村")
+        expect(page.locator("table.notices tbody tr")).to_have_count(1)
         expect(page.locator(f'tr[data-notice="{NOTICE_ID}"]')).to_be_visible()
-        assert "ck-" not in page.locator("table.notices tbody").inner_text()
+        page.goto(desk.url + "/?kind=urgent")
+        rows = page.locator("table.notices tbody tr")
+        expect(rows).to_have_count(2)
+        assert {rows.nth(i).get_attribute("data-notice") for i in range(2)} == {
+            "sf-2018-0018", "ga-2018-0017"}
 
         page.goto(f"{desk.url}/notices/{NOTICE_ID}")
         _expect_all_outputs(page)
@@ -148,9 +153,31 @@ def small_desk(tmp_path_factory: pytest.TempPathFactory
     shutil.copy(REPO / "noticecast.yaml", root / "noticecast.yaml")
     shutil.copy(notice_file(REPO), root / "content" / f"{NOTICE_ID}.yaml")
     (root / "secret.txt").write_text("not for the browser", "utf-8")
+    _deliver_to_site(Project.open(root))
     state = PreviewState(Project.open(root), today=DEMO_TODAY)
     with BackgroundPreview.start(state, watch=False) as server:
         yield server, root
+
+
+def _deliver_to_site(project: Project) -> None:
+    """A ledger that says the notice reached the site, as a publish run would leave it."""
+    ledger = pytest.importorskip("pipeline.ledger")
+    now = datetime(2018, 7, 8, 9, 0, tzinfo=UTC)
+    key = ledger.Key(NOTICE_ID, 1, "publish", "site", "web-root")
+    with ledger.Ledger.open(project.config.path(project.config.publish.ledger)) as book:
+        book.claim([(key, "web root", "idempotent")], as_of=now, actor="test")
+        book.record([(key, ledger.Outcome(ledger.DELIVERED))], as_of=now, actor="test")
+
+
+def test_index_shows_what_the_ledger_says(small_desk: tuple[BackgroundPreview, Path]) -> None:
+    server, _ = small_desk
+    status, body = _get(server.port, "/")
+    assert status == 200
+    row = body[body.index(f'data-notice="{NOTICE_ID}"'):]
+    row = row[:row.index("</tr>")]
+    assert "site: delivered" in row
+    status, body = _get(server.port, f"/notices/{NOTICE_ID}")
+    assert 'class="pill delivered"' in body
 
 
 def test_binds_to_loopback_only(small_desk: tuple[BackgroundPreview, Path]) -> None:
@@ -194,3 +221,32 @@ def test_refuses_foreign_host_names(small_desk: tuple[BackgroundPreview, Path]) 
     server, _ = small_desk
     # A page elsewhere that rebinds its DNS name to 127.0.0.1 must not read the desk.
     assert _get(server.port, "/", host="attacker.example")[0] == 400
+
+
+def test_config_edits_are_watched_and_a_bad_config_is_shown(tmp_path: Path) -> None:
+    import json
+    import time
+
+    root = tmp_path / "site"
+    (root / "content").mkdir(parents=True)
+    shutil.copy(REPO / "noticecast.yaml", root / "noticecast.yaml")
+    shutil.copy(notice_file(REPO), root / "content" / f"{NOTICE_ID}.yaml")
+    state = PreviewState(Project.open(root), today=DEMO_TODAY)
+    with BackgroundPreview.start(state) as server:
+        config = root / "noticecast.yaml"
+        good = config.read_text("utf-8")
+        # Saved the way editors save: a new file renamed over the old one.
+        fresh = root / "noticecast.yaml.new"
+        fresh.write_text(good.replace("columns: 6", "columns: six"), "utf-8")
+        fresh.replace(config)
+
+        def config_problems() -> list[str]:
+            return json.loads(_get(server.port, "/api/state")[1])["config_problems"]
+
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while not config_problems() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        problems = config_problems()
+        assert problems and problems[0].startswith("noticecast.yaml:")
+        status, body = _get(server.port, f"/notices/{NOTICE_ID}")
+        assert status == 200 and 'data-output="web"' in body  # the last good config serves

@@ -6,13 +6,14 @@ Time is controlled by passing the run's ``now``; the channels record what reache
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from peers.fault_channels import register
+from peers.fault_channels import registered_channels
 from peers.publish_project import lines, make_project, set_faults, set_targets, sink, write_notice
 
 from pipeline.cli import cli
@@ -23,7 +24,11 @@ from pipeline.publish import PublishOptions, PublishReport, due_moment, ledger_p
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2018, 7, 8, 10, 0, tzinfo=ZONE)
 
-register()
+
+@pytest.fixture(autouse=True)
+def _test_channels() -> Iterator[None]:
+    with registered_channels():
+        yield
 
 
 def run(root: Path, now: datetime = NOW, **options: object) -> PublishReport:
@@ -337,3 +342,23 @@ def test_channel_option_limits_the_run(tmp_path: Path) -> None:
     code, output = cli_run(root, "publish", "--today", "2018-07-08", "--channel", "nope")
     assert code != 0 and "unknown channel 'nope'" in output
     assert run(root).tallies["tonce"].delivered == 4
+
+
+def test_watch_refuses_a_fixed_clock(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", 1)
+    code, output = cli_run(root, "publish", "--watch", "--today", "2018-07-08")
+    assert code == 2 and "--watch runs on the real clock" in output
+    assert calls(root, "tfile") == 0
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
+    import random
+
+    from pipeline.publish_backoff import backoff_delay
+
+    rng = random.Random(7)
+    for attempt, nominal in ((1, 30), (2, 60), (3, 120), (8, 3600), (20, 3600)):
+        delays = [backoff_delay(attempt, base=30, cap=3600, rng=rng) for _ in range(50)]
+        assert all(nominal / 2 <= d <= nominal for d in delays)
+        assert len(set(delays)) > 1  # jittered, not in lockstep
+    assert backoff_delay(3, base=30, cap=3600, retry_after=5) == 5

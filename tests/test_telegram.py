@@ -13,23 +13,35 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from peers.fake_bot_api import FakeBotApi
 from PIL import Image
 
 from channels.base import Artifact, Delivery, PermanentError, Receipt, Target, TransientError
 from channels.telegram import TelegramChannel
-from peers.fake_bot_api import FakeBotApi
 from pipeline.config import Channels, Config
 from pipeline.config import TelegramChannel as TelegramSettings
+from pipeline.errors import RenderError
+from pipeline.fonts import SANS, find_font
 from pipeline.load import load_notices
 from pipeline.renderers.base import RenderContext
 from pipeline.renderers.caption import utf16_len
 from pipeline.renderers.card import CardRenderer
 from pipeline.templating import make_environment, template_dirs
 
+try:  # the card is drawn with Debian's fonts-noto-cjk; without it there is nothing to test
+    find_font(SANS)
+except RenderError as missing:
+    pytest.skip(str(missing), allow_module_level=True)
+
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "7000001:AAH-sEcReT_t0ken-for-tests"
 TOKEN_ENV = "NOTICECAST_TEST_TELEGRAM_TOKEN"
 NOTICE = "sf-2018-0012"
+
+# PTB's own rate limiter reads RetryAfter.retry_after, which warns about its type changing in a
+# future major version; the channel handles both types.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning")
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +290,41 @@ def test_missing_card_is_a_permanent_error(monkeypatch: pytest.MonkeyPatch,
     channel = _channel(config, tmp_path, monkeypatch, token=None)
     with pytest.raises(PermanentError, match="build the cards first"):
         channel.deliver(Delivery(NOTICE, 1, Target("telegram", "@x"), artifacts=[]))
+
+
+def test_sink_correction_refers_to_the_sink_delivery(card_artifacts: list[Artifact],
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    config = _config(None)
+    channel = _channel(config, tmp_path, monkeypatch, token=None)
+    first = channel.deliver(_delivery(channel, config, card_artifacts))
+    channel.deliver(_delivery(channel, config, card_artifacts, event="correction",
+                              previous=first, revision=2))
+    record = json.loads((tmp_path / "sink" / NOTICE / "r2-correction-shifang_notices.json")
+                        .read_text("utf-8"))
+    assert record["params"]["caption"].startswith("【更正】")
+    assert record["params"]["reply_parameters"]["message_id"] == first.remote_id
+    # With a token now, there is no real message to reply to: say so, never guess.
+    with FakeBotApi(TOKEN) as api:
+        live_config = _config(api.base_url)
+        live = _channel(live_config, tmp_path, monkeypatch)
+        with pytest.raises(PermanentError, match="local sink"):
+            live.deliver(_delivery(live, live_config, card_artifacts, event="correction",
+                                   previous=first, revision=2))
+    assert not api.calls
+
+
+def test_deliver_works_when_called_from_async_code(card_artifacts: list[Artifact],
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    import asyncio
+
+    async def from_a_running_loop(channel: TelegramChannel, delivery: Delivery) -> Receipt:
+        return channel.deliver(delivery)
+
+    with FakeBotApi(TOKEN) as api:
+        config = _config(api.base_url)
+        channel = _channel(config, tmp_path, monkeypatch)
+        receipt = asyncio.run(from_a_running_loop(
+            channel, _delivery(channel, config, card_artifacts)))
+    assert receipt.remote_id == "101"

@@ -15,6 +15,7 @@ from test_web_support import (
     notice,
     serving,
     site_of,
+    write_notice,
 )
 
 PHONE = {"width": 390, "height": 844}
@@ -35,10 +36,9 @@ def no_horizontal_scroll(tab: Any) -> bool:
 
 def test_phone_layout_of_home_and_notice(demo_project: Path, demo_today: date, page: Any,
                                          tmp_path: Path) -> None:
-    long_title = notice(id="sf-2018-0901", title="关于" + "师古镇马祖村产业道路硬化工程" * 6 + "的公示",
-                        summary="很长的标题，测试换行。")
-    (demo_project / "content" / "sf-2018-0901.yaml").write_text(
-        __import__("yaml").safe_dump(long_title, allow_unicode=True), "utf-8")
+    long_title = "关于" + "师古镇马祖村产业道路硬化工程" * 6 + "的公示"
+    write_notice(demo_project, notice(id="sf-2018-0901", title=long_title,
+                                      summary="很长的标题，测试换行。"))
     build_web(demo_project, demo_today)
     with serving(site_of(demo_project)) as base:
         page.goto(base)
@@ -56,6 +56,12 @@ def test_phone_layout_of_home_and_notice(demo_project: Path, demo_today: date, p
         assert box is not None and box["width"] >= 120 and box["x"] >= 0
         assert box["x"] + box["width"] <= PHONE["width"]
         page.screenshot(path=str(tmp_path / "notice.png"), full_page=True)
+        qr.screenshot(path=str(tmp_path / "qr.png"))
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    [code] = zxingcpp.read_barcodes(Image.open(tmp_path / "qr.png"))
+    assert code.text == "https://gongshi.example.gov.cn/notices/sf-2018-0901/"
     assert (tmp_path / "home.png").stat().st_size > 10_000
     assert (tmp_path / "notice.png").stat().st_size > 10_000
 

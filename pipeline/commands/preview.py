@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from datetime import date
 
 import click
@@ -32,16 +34,15 @@ def preview(ref: _ProjectRef, port: int, no_watch: bool, today: date | None) -> 
     # The start-up build may use a process pool: no server threads exist yet.
     state = PreviewState(project, today=today)
     err.print(f"building the preview into {project.display(state.out_dir)}/ …")
-    snapshot = state.rebuild(workers=None)
+    snapshot = state.rebuild(workers=os.cpu_count() or 1)
     invalid = sum(1 for e in snapshot.entries.values() if not e.valid)
     err.print(f"{len(snapshot.entries)} notice(s), {invalid} with errors, "
               f"{snapshot.seconds:.1f} s")
     err.print(f"[bold]preview desk: http://{host}:{bound_port}/[/bold]  (Ctrl-C to stop)")
     server = make_server(state, watch=not no_watch)
-    try:
+    # uvicorn re-raises the Ctrl-C it handled once it has stopped; that is a normal end.
+    with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled, once it has stopped
-        pass
     err.print("preview stopped")
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -26,6 +27,11 @@ from pipeline.cli import (
     today_option,
 )
 from pipeline.errors import LedgerError
+
+if TYPE_CHECKING:
+    from pipeline.ledger import Row
+    from pipeline.project import Project
+    from pipeline.publish import PublishReport
 
 STATE_STYLE = {"delivered": "green", "resolved": "green", "retry": "yellow",
                "failed": "red", "in-doubt": "bold magenta", "sending": "cyan",
@@ -77,9 +83,9 @@ def publish(ref: _ProjectRef, today: date | None, now_text: str | None, channel:
             raise click.UsageError("--watch runs on the real clock; drop --today, --now and "
                                    "--dry-run")
 
-        def once(now: datetime) -> Any:
+        def once(now: datetime) -> PublishReport:
             report = run_publish(project, PublishOptions(now=now, channel=channel, wait=True))
-            _print_report(report, project)
+            _print_report(report)
             return report
 
         try:
@@ -91,11 +97,11 @@ def publish(ref: _ProjectRef, today: date | None, now_text: str | None, channel:
     now = moment(project.config, today=today, now=now_text)
     options = PublishOptions(now=now, channel=channel, dry_run=dry_run, wait=wait)
     report = _with_progress(lambda progress: run_publish(project, options, progress))
-    _print_report(report, project)
+    _print_report(report)
     sys.exit(0 if report.ok else 1)
 
 
-def _with_progress(work: Any) -> Any:
+def _with_progress(work: Callable[[Any], PublishReport]) -> PublishReport:
     if not err.is_terminal:
         return work(None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -106,7 +112,7 @@ def _with_progress(work: Any) -> Any:
         return work(lambda done, total: bar.update(task, completed=done, total=total))
 
 
-def _print_report(report: Any, project: Any) -> None:
+def _print_report(report: PublishReport) -> None:
     print_problems(report.warnings)
     print_problems(report.problems)
     if report.recovered:
@@ -119,13 +125,20 @@ def _print_report(report: Any, project: Any) -> None:
         _print_plan(report)
         return
     table = Table(title=f"noticecast publish — as of {when}", title_justify="left")
-    for column in ("channel", "calls", "delivered", "retried", "failed", "in doubt",
-                   "waiting", "cancelled"):
-        table.add_column(column, justify="left" if column == "channel" else "right")
-    for name, tally in sorted(report.tallies.items()):
-        table.add_row(name, str(tally.calls), str(tally.delivered), str(tally.retried),
-                      str(tally.failed), _warn(tally.in_doubt), str(tally.waiting),
-                      str(tally.cancelled))
+    tallies = sorted(report.tallies.items())
+    columns = ["calls", "delivered", "retried", "failed", "in doubt"]
+    # Only when they say something, so that the table fits a narrow terminal.
+    columns += [c for c in ("waiting", "cancelled")
+                if any(getattr(t, c) for _, t in tallies)]
+    table.add_column("channel")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for name, tally in tallies:
+        values = {"calls": tally.calls, "delivered": tally.delivered,
+                  "retried": tally.retried, "failed": tally.failed,
+                  "waiting": tally.waiting, "cancelled": tally.cancelled}
+        table.add_row(name, *(_warn(tally.in_doubt) if c == "in doubt" else str(values[c])
+                              for c in columns))
     err.print(table)
     if report.in_doubt:
         err.print(f"[magenta]{len(report.in_doubt)} delivery(ies) in doubt: see "
@@ -133,7 +146,7 @@ def _print_report(report: Any, project: Any) -> None:
                   "[/magenta]")
 
 
-def _local(moment: datetime, project: Any) -> str:
+def _local(moment: datetime, project: Project) -> str:
     """A ledger time (UTC) in the office's time zone, to the second."""
     return moment.astimezone(project.config.zone).isoformat(timespec="seconds")
 
@@ -142,7 +155,7 @@ def _warn(count: int) -> str:
     return f"[bold magenta]{count}[/bold magenta]" if count else "0"
 
 
-def _print_plan(report: Any) -> None:
+def _print_plan(report: PublishReport) -> None:
     table = Table(title=f"noticecast publish --dry-run — as of "
                         f"{report.now.isoformat(timespec='seconds')}", title_justify="left")
     for column in ("channel", "target", "key", "event", "why"):
@@ -205,7 +218,7 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
                       if when else "",
                       _escape(_note(row)))
     out.print(table)
-    digests: dict[str, list[Any]] = {}
+    digests: dict[str, list[Row]] = {}
     for row in doubt:
         if row.batch and row.batch.startswith("dg-"):
             digests.setdefault(row.batch, []).append(row)
@@ -218,7 +231,7 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
                   "if it arrived, else --resend[/magenta]")
 
 
-def _note(row: Any) -> str:
+def _note(row: Row) -> str:
     if row.state == "in-doubt" and row.batch and row.batch.startswith("dg-"):
         return f"digest {row.batch}: {row.reason or ''}"
     return row.reason or ""

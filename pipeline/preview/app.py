@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -34,7 +33,7 @@ from pipeline.model import format_date, format_wan
 from pipeline.preview import page as newspaper_page
 from pipeline.preview.events import Broadcaster, event_response
 from pipeline.preview.files import UnsafePath, media_type, resolve_cache_file
-from pipeline.preview.state import PreviewState, Snapshot, all_problems
+from pipeline.preview.state import PreviewState, all_problems
 from pipeline.preview.views import Filters, index_view, notice_view
 from pipeline.preview.watch import watch_forever
 from pipeline.templating import default_templates_dir
@@ -177,10 +176,3 @@ def create_app(state: PreviewState, *, watch: bool = True) -> Starlette:
     app.state.desk = desk
     return app
 
-
-def cache_path(app: Starlette) -> Path:
-    desk: Desk = app.state.desk
-    return desk.state.out_dir
-
-
-__all__ = ["Snapshot", "create_app"]

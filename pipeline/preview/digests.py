@@ -67,7 +67,7 @@ def digests_for(snapshot: Snapshot, reader: OutputReader, outputs: RendererOutpu
             area=area, parts=tuple(digest.parts), part_units=tuple(data["part_units"]),
             encoding=digest.encoding, notice_count=len(digest.notice_ids),
             is_own_area=area == notice.area))
-    views.sort(key=lambda v: (not v.is_own_area, -v.area.count("/"), v.area))
+    views.sort(key=lambda v: (not v.is_own_area, v.area.count("/"), v.area))
     return views
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pipeline import registry
 from pipeline.build import BuildOptions, BuildReport, RendererReport, build
-from pipeline.errors import InputError, Problem
+from pipeline.errors import InputError, Location, Problem
 from pipeline.load import LoadResult
 from pipeline.model import Notice, PublicityState
 from pipeline.project import Project
@@ -172,6 +172,7 @@ class PreviewState:
         # Set on shutdown: a rebuild in progress stops after the renderer it is running.
         self.stopping = threading.Event()
         self._render_problems: dict[str, list[Problem]] = {}
+        self._round_changed: set[str] = set()
 
     @property
     def snapshot(self) -> Snapshot:
@@ -233,6 +234,7 @@ class PreviewState:
                 if name not in names:
                     self._forget(name)
             loaded: LoadResult | None = None
+            self._round_changed = set()
             for index, name in enumerate(names):
                 if self.stopping.is_set():
                     break
@@ -261,7 +263,9 @@ class PreviewState:
             entries=_entries(loaded, problems, self.project.root), renderers=dict(statuses),
             config_problems=list(self._config_problems), pending=pending,
             seconds=time.perf_counter() - started)
-        snapshot.changed = _changed_ids(self._snapshot, snapshot)
+        # Changes accumulate over the stages of one round, so its last event names them all.
+        self._round_changed.update(_changed_ids(self._snapshot, snapshot))
+        snapshot.changed = tuple(sorted(self._round_changed))
         self._snapshot = snapshot
         return snapshot
 
@@ -300,9 +304,7 @@ def _crash(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0] + where
 
 
-def _config_location(project: Project) -> object:
-    from pipeline.errors import Location
-
+def _config_location(project: Project) -> Location:
     shown = project.display(project.config_path) if project.config_path else "noticecast.yaml"
     return Location(shown)
 

@@ -21,6 +21,9 @@ RENDERER_TITLES = {
     "ticker": "LED / 电视滚动 Ticker",
     "sms": "短信 SMS",
 }
+# The channel that carries each renderer's output to its audience.
+RENDERER_CHANNELS = {"web": "site", "card": "telegram", "newspaper": "newspaper",
+                     "ticker": "ticker", "sms": "sms"}
 STATE_FILTERS = {
     "invalid": "有错误",
     PublicityState.running.value: PublicityState.running.label,
@@ -116,6 +119,8 @@ class Panel:
     outputs: RendererOutputs
     data: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    channel: str | None = None  # the channel that would carry it, if this notice uses it
+    unused_channel: str | None = None  # the channel it would go by, which this notice skips
 
     @property
     def empty(self) -> bool:
@@ -136,6 +141,11 @@ def notice_view(snapshot: Snapshot, notice_id: str) -> dict[str, Any] | None:
             panel = Panel(name, RENDERER_TITLES.get(name, name), status, outputs,
                           problems=[p for p in entry.render_problems
                                     if p.startswith(f"{name}:")])
+            channel = RENDERER_CHANNELS.get(name)
+            if channel in row.channels:
+                panel.channel = channel
+            elif channel is not None:
+                panel.unused_channel = channel
             describe = PANEL_DATA.get(name)
             if describe is not None and status.available:
                 panel.data = describe(reader, outputs, snapshot, entry)

@@ -103,10 +103,10 @@ def built_event(snapshot: Snapshot) -> dict[str, object]:
 async def watch_forever(state: PreviewState, broadcaster: Broadcaster,
                         stop: asyncio.Event) -> None:
     """Rebuild on every relevant change until ``stop`` is set; never raises."""
-    roots = watch_roots(state)
     singles = FileSignatures(state.watched_files)
     source_filter = SourceFilter((state.out_dir,))
     while not stop.is_set():
+        roots = watch_roots(state)  # again after a hiccup: a folder may have come back
         try:
             async for changes in awatch(*roots, watch_filter=source_filter, stop_event=stop,
                                         yield_on_timeout=True, rust_timeout=WAKE_MS,

@@ -24,7 +24,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import groupby
 from typing import Any
 
 import yaml
@@ -116,7 +115,7 @@ class LedFace:
         advance of the face's size, so a nudged glyph keeps the rhythm of the line.
         """
         runs: list[tuple[str, ImageFont.FreeTypeFont, int]] = []
-        for (font, y), group in groupby(text, key=self.placement):
+        for (font, y), group in itertools.groupby(text, key=self.placement):
             runs.append(("".join(group), font, y))
         advances = [self.font.getlength(run) for run, _, _ in runs]
         image = Image.new("1", (max(1, math.ceil(sum(advances))), self.height + 2 * margin), 0)
@@ -149,9 +148,9 @@ def led_face(spec: LedFontSpec, height: int) -> LedFace:
         raise RenderError(None, f"LED font {spec.family} {spec.style} {spec.size}px draws "
                                 f"{bottom - top} rows of ink, more than the {height}-px panel; "
                                 "choose a smaller size in templates/ticker/led.yaml")
-    # Centre the reference ink vertically; the rows left over go above and below.
     smaller = pil_font(spec.family, spec.style, spec.size - 1)
     assert isinstance(smaller, ImageFont.FreeTypeFont)
+    # Centre the reference ink vertically; the rows left over go above and below.
     return LedFace(font, height, (height - (bottom - top)) // 2 - top, smaller)
 
 

@@ -112,7 +112,7 @@ class NewspaperRenderer(BaseRenderer):
     name: ClassVar[str] = "newspaper"
     version: ClassVar[str] = "1"
     templates: ClassVar[tuple[str, ...]] = (
-        "newspaper/blocks.html", "newspaper/measure.html", "newspaper/block.css")
+        "newspaper/blocks.html", "newspaper/block.css")
     config_sections: ClassVar[tuple[str, ...]] = ("site", "newspaper")
     batch_size: ClassVar[int] = 64
 

@@ -78,7 +78,7 @@ def markdown_paragraphs(source: str) -> list[Paragraph]:
         elif token.type == "inline":
             text = join_lines(_inline_text(token))
             if style == "li":
-                text = f"{number}. {text}" if ordered else f"· {text}"
+                text = f"{number}. {text}" if ordered else f"・{text}"
             if text:
                 paragraphs.append(Paragraph(text, style))
             if style == "h":
@@ -110,7 +110,7 @@ def block_content(notice: Notice, url: str) -> BlockContent:
             "note"))
     elif notice.correction is not None:
         paragraphs.append(Paragraph(f"更正说明：{join_lines(notice.correction.note)}", "note"))
-        paragraphs.extend(Paragraph(f"· {join_lines(c)}", "note")
+        paragraphs.extend(Paragraph(f"・{join_lines(c)}", "note")
                           for c in notice.correction.changes)
     if not notice.is_withdrawn:
         paragraphs.extend(markdown_paragraphs(notice.body))

@@ -9,13 +9,11 @@ Fonts are loaded and subset once per batch, not once per block:
    WeasyPrint balances columns by laying their content out again and again.
 2. Each page is cropped to its block's height: the fixed height, or the measured one. An
    overflow is measured, reported, never cut.
-3. The document is written once, split into one PDF per page with pypdfium2, which also
-   renders the proofs.
+3. The document is written once, then split into one PDF per page (``newspaper_proof``).
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -33,19 +31,16 @@ from pipeline.renderers.newspaper_grid import (
     px_to_mm,
     text_column_width_mm,
 )
+from pipeline.renderers.newspaper_proof import split_and_proof
 from pipeline.renderers.newspaper_subsetting import warn_if_slow_subsetting
 from pipeline.templating import read_template_file
 
-# The few user-agent rules the block markup needs. WeasyPrint's full HTML5 stylesheet is
-# matched against every element and costs about a tenth of the layout time.
+# The few user-agent rules the block markup (templates/newspaper/blocks.html) needs. WeasyPrint's
+# full HTML5 stylesheet is matched against every element and costs about a tenth of the time.
 LEAN_UA_CSS = """
-html, body, section, header, footer, div, p, h1, figure, figcaption { display: block }
+html, body, section, header, footer, div, p, h1 { display: block }
 head, style, title, meta, script { display: none }
-table { display: table; box-sizing: border-box }
-colgroup { display: table-column-group } col { display: table-column }
-thead { display: table-header-group } tbody { display: table-row-group }
-tr { display: table-row } td, th { display: table-cell }
-b, th { font-weight: bold }
+b { font-weight: bold }
 br::before { content: "\\A"; white-space: pre-line }
 """
 
@@ -53,6 +48,7 @@ LINE_HEIGHT = 1.5  # body line height, in em; block.css says the same
 SHRINK_STEP_PT = 0.5
 LAYOUT_PAGE_MM = 2000.0  # blocks are set on tall pages and cropped to their height
 TOLERANCE_MM = 0.05
+NARROW_BLOCK_MM = 80.0  # narrower blocks put the QR code under the contact lines
 
 
 @dataclass(frozen=True)
@@ -137,8 +133,8 @@ def deal_lines(section: Any, spec: BlockSpec) -> int:
     """Move the body's lines into the block's text columns; returns lines per column.
 
     ``section`` is the block's laid-out box. Its body holds one column of paragraphs; the
-    lines are dealt out in reading order, ``ceil(lines / columns)`` to a column, and the rest
-    of the block moves up by the height the body no longer needs.
+    lines are dealt out in reading order, as evenly as they go, and the rest of the block moves
+    up by the height the body no longer needs.
     """
     body = next((child for child in section.children
                  if child.element is not None and child.element.get("class") == "body"), None)
@@ -147,18 +143,24 @@ def deal_lines(section: Any, spec: BlockSpec) -> int:
     lines = [line for paragraph in body.children for line in paragraph.children]
     if not lines:
         return 0
-    count = spec.text_columns
-    per_column = math.ceil(len(lines) / count)
+    # The first (lines mod columns) columns get one line more than the others: 7 lines in
+    # three columns are 3 + 2 + 2, as balanced columns are set, not 3 + 3 + 1.
+    count = min(spec.text_columns, len(lines))
+    short, longer = divmod(len(lines), count)
+    sizes = [short + (1 if c < longer else 0) for c in range(count)]
+    per_column = sizes[0]
     top = lines[0].position_y
-    column_tops = [lines[c * per_column].position_y for c in range(math.ceil(len(lines)
-                                                                            / per_column))]
     step_x = (spec.column_mm + TEXT_COLUMN_GAP_MM) * PX_PER_MM
     bottom = top
-    for index, line in enumerate(lines):
-        column = index // per_column
-        if column:
-            line.translate(column * step_x, top - column_tops[column])
-        bottom = max(bottom, line.position_y + line.margin_height())
+    first = 0
+    for column, size in enumerate(sizes):
+        chunk = lines[first:first + size]
+        first += size
+        dy = top - chunk[0].position_y
+        for line in chunk:
+            if column:
+                line.translate(column * step_x, dy)
+            bottom = max(bottom, line.position_y + line.margin_height())
     old_bottom = body.position_y + body.margin_height()
     new_bottom = bottom + body.padding_bottom + body.border_bottom_width + body.margin_bottom
     shrink = old_bottom - new_bottom
@@ -187,6 +189,7 @@ def set_blocks(specs: Sequence[BlockSpec], env: Environment, *,
                        "height_mm": f"{LAYOUT_PAGE_MM:g}"}
         blocks.append({
             "page": page, "content": spec.content, "width_mm": f"{spec.width_mm:.3f}",
+            "narrow": spec.width_mm < NARROW_BLOCK_MM,
             "body_pt": spec.body_pt, "headline_pt": spec.headline_pt,
             "column_mm": f"{spec.column_mm:.3f}", "qr_uri": spec.qr_uri})
     html = env.get_template("newspaper/blocks.html").render(
@@ -238,30 +241,6 @@ def _sections(document: Any, count: int) -> list[tuple[int, Any]]:
     if missing:
         raise RenderError(None, f"newspaper blocks {missing} were not laid out")
     return [found[i] for i in range(count)]
-
-
-def split_and_proof(pdf: bytes, dpi: int) -> list[tuple[bytes, bytes, tuple[int, int]]]:
-    """One PDF per page of ``pdf``, and a grayscale PNG proof of each at ``dpi``."""
-    import pypdfium2
-
-    source = pypdfium2.PdfDocument(pdf)
-    outputs = []
-    try:
-        for index in range(len(source)):
-            single = pypdfium2.PdfDocument.new()
-            single.import_pages(source, [index])
-            buffer = io.BytesIO()
-            single.save(buffer)
-            single.close()
-            page = source[index]
-            image = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
-            page.close()
-            png = io.BytesIO()
-            image.save(png, "PNG", compress_level=1, dpi=(dpi, dpi))
-            outputs.append((buffer.getvalue(), png.getvalue(), image.size))
-    finally:
-        source.close()
-    return outputs
 
 
 def fit_or_shrink(specs: Sequence[BlockSpec], env: Environment, *, dpi: int,

@@ -47,7 +47,7 @@ class PagePlan:
     grid: Grid
     placed: list[Placement] = field(default_factory=list)
     left_out: list[PageBlock] = field(default_factory=list)
-    column_free_mm: list[float] = field(default_factory=list)  # room under each grid column
+    column_free_mm: list[float] = field(default_factory=list)  # height a block may still have
 
     @property
     def free_area_mm2(self) -> float:
@@ -99,8 +99,8 @@ def pack(grid: Grid, blocks: Sequence[PageBlock]) -> PagePlan:
         plan.placed.append(Placement(block, column, top))
         for index in range(column, column + span):
             skyline[index] = top + block.height_mm + grid.gutter_mm
-    plan.column_free_mm = [max(0.0, grid.type_height_mm - (used - grid.gutter_mm if used else 0))
-                           for used in skyline]
+    # The room is what a further block could still use: below the last block and its gutter.
+    plan.column_free_mm = [max(0.0, grid.type_height_mm - used) for used in skyline]
     return plan
 
 

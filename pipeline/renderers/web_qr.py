@@ -60,18 +60,22 @@ def _generator(degree: int) -> tuple[int, ...]:
     return tuple(poly[1:])
 
 
+@cache
+def _products(degree: int) -> tuple[tuple[int, ...], ...]:
+    """For each byte value f, f times each generator coefficient: the LFSR's feedback rows."""
+    logs = [_LOG[g] for g in _generator(degree)]  # generator coefficients are never 0
+    rows = [tuple([0] * degree)]
+    rows += [tuple(_EXP[_LOG[f] + g] for g in logs) for f in range(1, 256)]
+    return tuple(rows)
+
+
 def _ec_codewords(data: list[int], degree: int) -> list[int]:
     """The remainder of data * x^degree divided by the generator (an LFSR, table-driven)."""
-    logs = [_LOG[g] for g in _generator(degree)]  # generator coefficients are never 0
+    products = _products(degree)
     remainder = [0] * degree
     for byte in data:
-        factor = byte ^ remainder[0]
-        if factor:
-            log_factor = _LOG[factor]
-            remainder = [r ^ _EXP[log_factor + g]
-                         for r, g in zip(remainder[1:] + [0], logs, strict=True)]
-        else:
-            remainder = [*remainder[1:], 0]
+        row = products[byte ^ remainder[0]]
+        remainder = [r ^ g for r, g in zip([*remainder[1:], 0], row, strict=True)]
     return remainder
 
 
@@ -194,13 +198,15 @@ _DARK_RUN = re.compile(rb"\x01+")
 
 
 def qr_svg(url: str, label: str = "本页二维码") -> str:
-    """One path, one rectangle per run of dark modules; scales to any size with CSS."""
+    """One stroked path, one horizontal segment per run of dark modules; scales with CSS."""
     modules = _modules(url)
     size = len(modules) + 2 * QUIET_ZONE
-    path = [f"M{run.start() + QUIET_ZONE} {y + QUIET_ZONE}h{run.end() - run.start()}v1"
-            f"h{run.start() - run.end()}z"
-            for y, row in enumerate(modules) for run in _DARK_RUN.finditer(bytes(row))]
+    path: list[str] = []
+    for y, row in enumerate(modules, start=QUIET_ZONE):
+        for run in _DARK_RUN.finditer(bytes(row)):
+            start, end = run.span()
+            path.append(f"M{start + QUIET_ZONE} {y}.5h{end - start}")
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" role="img" '
             f'aria-label="{escape(label)}" shape-rendering="crispEdges">'
             f'<rect width="{size}" height="{size}" fill="#fff"/>'
-            f'<path fill="#000" d="{"".join(path)}"/></svg>')
+            f'<path stroke="#000" stroke-width="1" d="{"".join(path)}"/></svg>')

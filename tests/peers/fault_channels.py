@@ -24,6 +24,8 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -186,7 +188,24 @@ TEST_CHANNELS = {
 
 
 def register() -> None:
+    """Register the test channels for good (in a `noticecast` subprocess)."""
     from pipeline import registry
 
     for name, target in TEST_CHANNELS.items():
         registry.add_channel(name, target)
+
+
+@contextmanager
+def registered_channels() -> Iterator[None]:
+    """The test channels, registered only for the ``with`` block (in the test process, so
+    that other tests never see them)."""
+    from pipeline import registry
+
+    added = [name for name in TEST_CHANNELS if name not in registry.CHANNELS]
+    for name in added:
+        registry.add_channel(name, TEST_CHANNELS[name])
+    try:
+        yield
+    finally:
+        for name in added:
+            registry.CHANNELS.pop(name, None)

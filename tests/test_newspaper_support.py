@@ -1,4 +1,5 @@
-"""Helpers shared by the newspaper tests: notices built in code, a render context, poppler."""
+"""Helpers shared by the newspaper tests (no tests here): notices built in code, a render
+context, poppler."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "content" / "2018" / "sf-2018-0012.yaml"
 TODAY = date(2018, 7, 8)
 
-LONG_PARAGRAPH = ("根据《什邡市财政专项扶贫资金项目公示公告实施办法》，现将师古镇马祖村产业道路硬化工程"
-                  "有关情况予以公示，公示期10天，接受社会各界和广大群众监督。")
+LONG_PARAGRAPH = ("根据《什邡市财政专项扶贫资金项目公示公告实施办法》，"
+                  "现将师古镇马祖村产业道路硬化工程有关情况予以公示，"
+                  "公示期10天，接受社会各界和广大群众监督。")
 
 
 def notice(**changes: Any) -> Notice:
