@@ -80,10 +80,10 @@ class Newspaper(Section):
     columns: int = Field(default=6, ge=1, le=12)
     gutter_mm: float = Field(default=4.0, ge=0)
     block_columns: int = Field(default=2, ge=1)  # the default width of a block
-    block_height_mm: float | None = None  # None: auto height
-    body_pt: float = 9.0
-    min_body_pt: float = 8.0
-    proof_dpi: int = 150
+    block_height_mm: float | None = Field(default=None, gt=0)  # None: auto height
+    body_pt: float = Field(default=9.0, ge=5, le=24)
+    min_body_pt: float = Field(default=8.0, ge=5, le=24)  # --shrink goes no lower
+    proof_dpi: int = Field(default=150, ge=72, le=600)
 
 
 class Ticker(Section):

@@ -22,8 +22,11 @@
    ``(notice, revision, event, channel, target)`` are due now: publications, corrections (only to
    earlier recipients), withdrawals, expiries (the end of a publicity period, for the site and
    the ticker), pending keys and retries whose ``next_at`` has come. Pending or retrying keys
-   that a newer revision or a withdrawal made pointless are ``cancelled``. ``--dry-run`` stops
-   here and prints the plan; it writes nothing at all.
+   that a newer revision or a withdrawal made pointless are ``cancelled``. SMS texts a first
+   publication only while the notice is current (the SMS renderer's rule), so the first run
+   of a new ledger does not text last year's notices. An edit without a new revision is not
+   a delivery: a change people must hear about is a correction. ``--dry-run`` stops here and
+   prints the plan; it writes nothing at all.
 6. **Build** (``pipeline.build.build``) the renderers those channels need, incrementally, so
    the artifacts are current; then read them back with ``artifacts_of``. Publish renders
    nothing itself, except the SMS digest text, which is composed per subscriber by the pure
@@ -105,7 +108,8 @@ CHANNEL_RENDERERS: dict[str, str | None] = {
     "sms": None, "memory": None,
 }
 
-ProgressCallback = Callable[[int, int], None]  # (keys done, keys total)
+# (phase, done, total): "build" counts render jobs, "deliver" counts delivery keys.
+ProgressCallback = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ def publish(project: Project, options: PublishOptions,
         report = session.plan_run()
         report.recovered = recovered
         session.cancel(report)
-        session.build(report)
+        session.build(report, progress)
         session.deliver(report, progress)
         session.finish(report)
         return report
@@ -334,13 +338,14 @@ class _Session:
 
     # -- step 6: build --------------------------------------------------------------------
 
-    def build(self, report: PublishReport) -> None:
+    def build(self, report: PublishReport, progress: ProgressCallback | None) -> None:
         names = {_renderer_of(b.channel, self.channels[b.channel]) for b in report.plan.batches}
         renderers = tuple(n for n in registry.renderer_names() if n in names)
         if not renderers:
             return
         options = BuildOptions(today=self.now.date(), only=renderers)
-        report.build = build(self.project, options)
+        report.build = build(self.project, options, progress and (
+            lambda done, total: progress("build", done, total)))
         # Load problems are reported already; what is new here are render errors.
         known = set(report.problems)
         report.warnings.extend(p for p in report.build.problems if p not in known)
@@ -351,12 +356,12 @@ class _Session:
         total = len(report.plan.items)
         done = 0
         if progress:
-            progress(0, total)
+            progress("deliver", 0, total)
         for batch in report.plan.batches:
             self.deliver_batch(batch, report)
             done += len(batch.items)
             if progress:
-                progress(done, total)
+                progress("deliver", done, total)
 
     def deliver_batch(self, batch: Batch, report: PublishReport) -> None:
         assert self.ledger is not None

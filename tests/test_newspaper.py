@@ -191,3 +191,56 @@ def test_missing_harfbuzz_subsetting_warns_once(monkeypatch: pytest.MonkeyPatch)
     assert len(caught) == 1
     assert issubclass(caught[0].category, newspaper_subsetting.SlowFontSubsettingWarning)
     assert "libharfbuzz-subset0" in str(caught[0].message)
+
+
+def test_columns_are_balanced_side_by_side(tmp_path: Path) -> None:
+    """Three text columns: lines dealt as evenly as they go, the column tops aligned."""
+    long_body = "\n\n".join([LONG_PARAGRAPH] * 3)
+    files = by_name(list(NewspaperRenderer().render(
+        [notice(body=long_body)], context(block_columns=3))))["sf-2018-0012"]
+    meta = json.loads(files["block.json"].data)
+    assert meta["text_columns"] == 3
+    boxes = poppler("pdftotext", "-bbox", write(tmp_path, files["block.pdf"]), "-")
+    words = [(float(x), float(y), text) for x, y, text in re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)"[^>]*>([^<]*)</word>', boxes)]
+    top = min(y for _, y, text in words if text.startswith("根据"))
+    facts = min(y for _, y, text in words if text == "项目名称")
+    third = meta["width_pt"] / 3
+    columns: dict[int, list[float]] = {}
+    for x, y, _ in words:
+        if top - 1 <= y < facts - 1:
+            columns.setdefault(int(x // third), []).append(round(y))
+    lines = [len(set(columns.get(c, []))) for c in range(3)]
+    assert min(lines) >= 1 and max(lines) - min(lines) <= 1, lines
+    assert lines[0] == meta["lines_per_column"]
+    assert all(min(columns[c]) == pytest.approx(top, abs=1) for c in range(3))
+
+
+def test_same_notice_same_bytes() -> None:
+    first = {a.path: a.sha256 for a in NewspaperRenderer().render([notice()], context())}
+    again = {a.path: a.sha256 for a in NewspaperRenderer().render([notice()], context())}
+    assert first == again
+
+
+def test_build_reports_an_overflow_as_one_located_line(tmp_path: Path) -> None:
+    import yaml
+    from click.testing import CliRunner
+    from test_newspaper_support import EXAMPLE
+
+    from pipeline.cli import cli
+
+    root = tmp_path / "site"
+    (root / "content").mkdir(parents=True)
+    (root / "noticecast.yaml").write_text("newspaper:\n  block_height_mm: 80\n", "utf-8")
+    data = yaml.safe_load(EXAMPLE.read_text("utf-8"))
+    data["body"] = "\n\n".join([LONG_PARAGRAPH] * 8)
+    (root / "content" / "sf-2018-0012.yaml").write_text(
+        yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    result = CliRunner().invoke(cli, ["-C", str(root), "build", "--only", "newspaper",
+                                      "--today", "2018-07-08"])
+    assert result.exit_code == 1
+    [line] = [ln for ln in result.output.splitlines() if "does not fit" in ln]
+    assert line.startswith("content/sf-2018-0012.yaml: newspaper: sf-2018-0012: ")
+    assert re.search(r"over by \d+ lines / [\d.]+ mm", line)
+    assert "Traceback" not in result.output
+    assert not (root / "out" / "newspaper" / "sf-2018-0012").exists()  # nothing half-made

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -176,6 +179,31 @@ def test_refused_recipient_is_classified(smtp_server: tuple[Mailroom, int], tmp_
         channel.deliver(delivery(channel, cfg))
     assert str(caught.value).startswith("sf-2018-0012: ")
     assert EDITOR not in str(caught.value)  # the address is masked in messages
+    assert mailroom.received == []
+
+
+def test_starttls_with_an_untrusted_certificate_is_permanent(tmp_path: Path) -> None:
+    """STARTTLS is used when configured, and the server's certificate is verified."""
+    controller_module = pytest.importorskip("aiosmtpd.controller")
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: cannot make a certificate for the test server")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    mailroom, port = Mailroom(), free_port()
+    controller = controller_module.Controller(mailroom, hostname="127.0.0.1", port=port,
+                                              tls_context=tls, require_starttls=True)
+    controller.start()
+    try:
+        cfg = config(to=EDITOR, smtp_host="127.0.0.1", smtp_port=port, starttls=True)
+        channel = NewspaperChannel.from_config(cfg, tmp_path / "sink")
+        with pytest.raises(PermanentError, match="certificate not trusted"):
+            channel.deliver(delivery(channel, cfg))
+    finally:
+        controller.stop()
     assert mailroom.received == []
 
 

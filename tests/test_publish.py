@@ -333,11 +333,11 @@ def test_watch_publishes_then_sleeps_until_next(tmp_path: Path) -> None:
 
 def test_channel_option_limits_the_run(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", 2, channels=("tfile", "tonce"))
-    progress: list[tuple[int, int]] = []
+    progress: list[tuple[str, int, int]] = []
     report = publish(Project.open(root), PublishOptions(now=NOW, channel="tfile"),
-                     lambda done, total: progress.append((done, total)))
+                     lambda phase, done, total: progress.append((phase, done, total)))
     assert set(report.tallies) == {"tfile"} and report.tallies["tfile"].delivered == 2
-    assert progress[0] == (0, 2) and progress[-1] == (2, 2)
+    assert progress[0] == ("deliver", 0, 2) and progress[-1] == ("deliver", 2, 2)
     assert received(root) == []
     code, output = cli_run(root, "publish", "--today", "2018-07-08", "--channel", "nope")
     assert code != 0 and "unknown channel 'nope'" in output

@@ -153,3 +153,17 @@ def test_offline_search_finds_chinese_text(tmp_path: Path, page: Any) -> None:
         page.wait_for_function("document.getElementById('search-status').textContent"
                                ".includes('没有找到')")
         assert page.locator("#search-results li").count() == 0
+
+
+def test_print_layout_keeps_the_notice_and_drops_the_chrome(tmp_path: Path, page: Any) -> None:
+    root = make_project(tmp_path / "p", [notice()])
+    build_web(root)
+    with serving(site_of(root)) as base:
+        page.goto(base + "notices/sf-2018-0012/")
+        page.emulate_media(media="print")
+        assert not page.locator(".site-header").is_visible()
+        assert not page.locator(".site-footer").is_visible()
+        assert page.locator("h1").is_visible() and page.locator("table.facts").is_visible()
+        assert page.locator("figure.qr svg").is_visible()  # the board copy still scans
+        page.pdf(path=str(tmp_path / "notice.pdf"), format="A4")
+    assert (tmp_path / "notice.pdf").stat().st_size > 10_000

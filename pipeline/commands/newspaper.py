@@ -14,6 +14,7 @@ from pipeline.cli import DateParam, _ProjectRef, cli, err, format_option, pass_p
 from pipeline.errors import RenderError
 from pipeline.model import Notice, format_date
 from pipeline.renderers.base import RenderContext, RenderOptions
+from pipeline.renderers.newspaper_page import PageBlock
 
 
 @cli.group()
@@ -78,10 +79,9 @@ def page(ref: _ProjectRef, day: date, out_file: Path | None, running: bool, shri
 
 
 def issue_blocks(notices: Sequence[Notice], ctx: RenderContext
-                 ) -> tuple[list[object], list[tuple[str, str]]]:
+                 ) -> tuple[list[PageBlock], list[tuple[str, str]]]:
     """Render the blocks of ``notices`` in one batch; a block that fails is reported alone."""
     from pipeline.renderers.newspaper import NewspaperRenderer
-    from pipeline.renderers.newspaper_page import PageBlock
 
     renderer = NewspaperRenderer()
     failed: list[tuple[str, str]] = []
@@ -99,7 +99,7 @@ def issue_blocks(notices: Sequence[Notice], ctx: RenderContext
     for notice in notices:
         artifact = pdfs.get(notice.id)
         if artifact is not None:
-            blocks.append(PageBlock(notice, int(ctx.config.newspaper.block_columns),
+            blocks.append(PageBlock(notice, int(artifact.meta["grid_columns"]),
                                     float(artifact.meta["height_mm"]), artifact.data))
     return blocks, failed
 

@@ -108,8 +108,13 @@ def _with_progress(work: Callable[[Any], PublishReport]) -> PublishReport:
 
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True) as bar:
-        task = bar.add_task("Delivering", total=None)
-        return work(lambda done, total: bar.update(task, completed=done, total=total))
+        task = bar.add_task("Publishing", total=None)
+        labels = {"build": "Rendering", "deliver": "Delivering"}
+
+        def update(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=labels.get(phase, phase), completed=done, total=total)
+
+        return work(update)
 
 
 def _print_report(report: PublishReport) -> None:

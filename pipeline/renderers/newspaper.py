@@ -83,7 +83,8 @@ def block_spec(notice: Notice, ctx: RenderContext, *, span: int | None = None,
     )
 
 
-def block_metadata(block: SetBlock, notice: Notice) -> dict[str, Any]:
+def block_metadata(block: SetBlock, notice: Notice, dpi: int) -> dict[str, Any]:
+    """block.json: what an editor (and the page preview) needs to know about the block."""
     spec = block.spec
     return {
         "notice_id": notice.id,
@@ -102,7 +103,7 @@ def block_metadata(block: SetBlock, notice: Notice) -> dict[str, Any]:
         "fit": "shrunk" if block.shrunk else "fits",
         "overflow_mm": round(block.overflow_mm, 2),
         "room_mm": round(max(0.0, block.height_mm - block.natural_mm), 2),
-        "proof_dpi": 0,
+        "proof_dpi": dpi,
         "proof_px": list(block.proof_size),
         "label": spec.content.label,
     }
@@ -131,7 +132,7 @@ class NewspaperRenderer(BaseRenderer):
 
 
 def artifacts_of_block(notice: Notice, block: SetBlock, dpi: int) -> list[Artifact]:
-    meta = {**block_metadata(block, notice), "proof_dpi": dpi}
+    meta = block_metadata(block, notice, dpi)
     common = {"renderer": "newspaper", "notice_id": notice.id, "revision": notice.revision}
     summary = {k: meta[k] for k in ("issue_date", "width_mm", "height_mm", "grid_columns",
                                     "body_pt", "fit")}
@@ -149,7 +150,9 @@ def artifacts_of_block(notice: Notice, block: SetBlock, dpi: int) -> list[Artifa
 def render_unbatched(notices: Sequence[Notice], ctx: RenderContext) -> list[Artifact]:
     """The same artifacts, one WeasyPrint document per block: the benchmark's baseline.
 
-    Every block loads and subsets its fonts again; use ``NewspaperRenderer().render`` instead.
+    ``python -m bench run`` compares it with ``NewspaperRenderer().render`` (one document per
+    batch). Here every block pays for its own document: parsing the stylesheet, subsetting and
+    embedding the fonts, writing and re-reading a PDF. Do not use it for real work.
     """
     renderer = NewspaperRenderer()
     return [artifact for notice in notices for artifact in renderer.render([notice], ctx)]

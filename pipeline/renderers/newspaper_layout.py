@@ -174,7 +174,7 @@ def deal_lines(section: Any, spec: BlockSpec) -> int:
     return per_column
 
 
-# -- pass 2: set the blocks ------------------------------------------------------------------
+# -- a batch ---------------------------------------------------------------------------------
 
 def set_blocks(specs: Sequence[BlockSpec], env: Environment, *,
                dpi: int) -> list[SetBlock]:
@@ -207,13 +207,15 @@ def set_blocks(specs: Sequence[BlockSpec], env: Environment, *,
         document.pages[page_index].height = height * PX_PER_MM
         results.append(SetBlock(spec, height_mm=height, natural_mm=natural,
                                 lines_per_column=per_column,
-                                overflow_mm=max(0.0, natural - fixed) if fixed else 0.0,
+                                overflow_mm=max(0.0, natural - fixed) if fixed is not None
+                                else 0.0,
                                 extra={"page": page_index}))
     keep = [b.extra["page"] for b in results if b.fits]
     if not keep:
         return results
     written = document.copy([document.pages[i] for i in keep]).write_pdf()
-    outputs = split_and_proof(written, dpi)
+    outputs = split_and_proof(written, dpi, [b.spec.content.issue_date for b in results
+                                             if b.fits])
     finished: list[SetBlock] = []
     for block in results:
         if block.fits:

@@ -49,33 +49,44 @@
     return fetching;
   }
 
+  function listen() {
+    var source = new EventSource("/events");
+    source.addEventListener("hello", function (e) {
+      body.classList.remove("offline", "building");
+      var data = JSON.parse(e.data);
+      if (data.generation !== current) { current = data.generation; refresh(); }
+      say("实时 live");
+    });
+    source.addEventListener("building", function () {
+      body.classList.add("building");
+      say("正在生成… building");
+    });
+    source.addEventListener("built", function (e) {
+      var data = JSON.parse(e.data);
+      current = data.generation;
+      if (data.pending.length) {
+        say("正在生成… building " + data.pending.join(", "));
+      } else {
+        body.classList.remove("building");
+        say("已更新 updated " + new Date().toLocaleTimeString() + " (" + data.seconds + " s)");
+      }
+      refresh();
+    });
+    source.onerror = function () {
+      body.classList.add("offline");
+      say("连接中断，重连中… reconnecting");
+    };
+    return source;
+  }
+
   remember(document);
   if (!window.EventSource) { return; }
-  var source = new EventSource("/events");
-  source.addEventListener("hello", function (e) {
-    body.classList.remove("offline");
-    var data = JSON.parse(e.data);
-    if (data.generation !== current) { current = data.generation; refresh(); }
-    say("实时 live");
+  var source = listen();
+  // A browser keeps only a few connections per server: a tab in the background gives its
+  // stream back, and catches up (through "hello") when it is shown again.
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden && source) { source.close(); source = null; }
+    else if (!document.hidden && !source) { source = listen(); }
   });
-  source.addEventListener("building", function () {
-    body.classList.add("building");
-    say("正在生成… building");
-  });
-  source.addEventListener("built", function (e) {
-    var data = JSON.parse(e.data);
-    current = data.generation;
-    if (data.pending.length) {
-      say("正在生成… building " + data.pending.join(", "));
-    } else {
-      body.classList.remove("building");
-      say("已更新 updated " + new Date().toLocaleTimeString() + " (" + data.seconds + " s)");
-    }
-    refresh();
-  });
-  source.onerror = function () {
-    body.classList.add("offline");
-    say("连接中断，重连中… reconnecting");
-  };
   window.noticecastRefresh = refresh;
 })();
