@@ -18,7 +18,7 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -66,8 +66,12 @@ class BlockFiles:
 
     @property
     def issue_date(self) -> str:
-        return str(self.metadata.get("issue_date") or self.pdf.meta.get("issue_date")
-                   or "undated")
+        """YYYY-MM-DD, the inbox folder's name (checked: it becomes part of a path)."""
+        value = str(self.metadata.get("issue_date") or self.pdf.meta.get("issue_date") or "")
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            return "undated"
 
     @property
     def title(self) -> str:
@@ -123,7 +127,8 @@ class NewspaperChannel:
     # -- the inbox folder ----------------------------------------------------------------
 
     def _drop(self, delivery: Delivery, files: BlockFiles) -> Receipt:
-        stem = f"{delivery.notice_id}-r{delivery.revision}{EVENT_SUFFIX[delivery.event]}"
+        suffix = EVENT_SUFFIX.get(delivery.event, f"-{delivery.event}")
+        stem = f"{delivery.notice_id}-r{delivery.revision}{suffix}"
         folder = Path(files.issue_date)
         written = [(folder / f"{stem}.pdf", files.pdf.data)]
         if files.proof is not None:
@@ -146,11 +151,9 @@ class NewspaperChannel:
 
     def message(self, delivery: Delivery, files: BlockFiles, to: str) -> EmailMessage:
         """The MIME message: a Chinese subject, a short note, the PDF and the proof."""
-        label = EVENT_LABEL[delivery.event]
-        try:
-            issue = format_date(datetime.fromisoformat(files.issue_date).date())
-        except ValueError:
-            issue = files.issue_date
+        label = EVENT_LABEL.get(delivery.event, "")
+        issue = (format_date(date.fromisoformat(files.issue_date))
+                 if files.issue_date != "undated" else "日期待定")
         message = EmailMessage()
         message["Subject"] = f"{label}报纸公告版样：{files.title}（{issue}）"
         message["From"] = self.settings.sender

@@ -167,3 +167,40 @@ def test_print_layout_keeps_the_notice_and_drops_the_chrome(tmp_path: Path, page
         assert page.locator("figure.qr svg").is_visible()  # the board copy still scans
         page.pdf(path=str(tmp_path / "notice.pdf"), format="A4")
     assert (tmp_path / "notice.pdf").stat().st_size > 10_000
+
+
+CONTRAST_JS = """sel => [...document.querySelectorAll(sel)].slice(0, 3).map(el => {
+  let bg = el, color = getComputedStyle(el).color, back = 'rgba(0, 0, 0, 0)';
+  while (bg && (back = getComputedStyle(bg).backgroundColor) === 'rgba(0, 0, 0, 0)') {
+    bg = bg.parentElement;
+  }
+  return [color, bg ? back : 'rgb(255, 255, 255)'];
+})"""
+
+
+def luminance(css: str) -> float:
+    channels = [int(v) / 255 for v in css[css.index("(") + 1:css.index(")")].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_text_contrast_meets_wcag_aa(tmp_path: Path, page: Any) -> None:
+    withdrawn = announcement("sf-2018-0099", status="withdrawn",
+                             withdrawal={"reason": "项目调整", "on": "2018-07-06"})
+    root = make_project(tmp_path / "p", [notice(revision=2, correction={"note": "更正"}),
+                                         withdrawn])
+    build_web(root)
+    selectors = ["body", "h1", "a", ".site-title", ".site-nav a", ".badge", ".tag",
+                 ".state-running", ".meta dt", ".item-meta", ".count", ".note",
+                 ".banner-withdrawn", ".correction", ".summary", ".facts th"]
+    checked = 0
+    with serving(site_of(root)) as base:
+        for target in ("", "notices/sf-2018-0012/", "notices/sf-2018-0099/", "areas/"):
+            page.goto(base + target)
+            for selector in selectors:
+                for color, background in page.evaluate(CONTRAST_JS, selector):
+                    high, low = sorted((luminance(color), luminance(background)), reverse=True)
+                    ratio = (high + 0.05) / (low + 0.05)
+                    assert ratio >= 4.5, (target, selector, color, background, ratio)
+                    checked += 1
+    assert checked > 30

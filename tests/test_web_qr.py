@@ -47,12 +47,26 @@ def test_decoder_reads_it_back(url: str) -> None:
     assert result.text == url
 
 
-def test_svg_draws_every_dark_module() -> None:
+def dark_modules_drawn(svg: str) -> set[tuple[int, int]]:
+    """Follow the path's pen: 'h1' strokes one module, 'm' moves without drawing."""
+    [d] = re.findall(r' d="([^"]+)"', svg)
+    start = re.match(r"M(\d+) (\d+)\.5", d)
+    assert start is not None
+    x, y = int(start.group(1)), int(start.group(2))
+    drawn = set()
+    for command, dx, dy in re.findall(r"([hm])(-?\d+)(?: (-?\d+))?", d[start.end():]):
+        if command == "h":
+            drawn.update((y, x + i) for i in range(int(dx)))
+            x += int(dx)
+        else:
+            x, y = x + int(dx), y + int(dy)
+    return drawn
+
+
+def test_svg_draws_exactly_the_dark_modules() -> None:
     url = URLS[1]
     svg = qr_svg(url, label='a "label"')
     assert 'aria-label="a &quot;label&quot;"' in svg
-    runs = re.findall(r"M(\d+) (\d+)\.5h(\d+)", svg)
-    drawn = {(int(y), int(x) + i) for x, y, n in runs for i in range(int(n))}
     expected = {(y, x) for y, row in enumerate(qr_matrix(url)) for x, dark in enumerate(row)
                 if dark}
-    assert drawn == expected
+    assert dark_modules_drawn(svg) == expected

@@ -10,26 +10,29 @@ matters from ``qr.py`` (error correction M, the 4-module quiet zone) and makes t
   only picks the one that is a little easier to read), and a decoder reads the mask from the
   format bits;
 * the function patterns and the order of the data modules are computed once per version (with
-  qrcode's own code), so placing a code is one loop over precomputed positions;
-* Reed-Solomon with log/antilog tables.
+  qrcode's own code); placing a code is then one ``itemgetter`` call over a bit string, and
+  the SVG path one ``str.translate`` per row, both running in C;
+* Reed-Solomon with precomputed product tables.
 
-A test checks that every module is identical to qrcode's output for the same input, mask and
-version, and that a decoder reads it back.
+About 0.2 ms a code, against 7-14 ms. A test checks that every module is identical to
+qrcode's output for the same input, mask and version, and that a decoder reads it back.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from html import escape
+from operator import itemgetter
 
 import qrcode
 import qrcode.util
 from qrcode.base import rs_blocks
 
-from pipeline.renderers.qr import ERROR_CORRECTION, QUIET_ZONE
+from pipeline.renderers.qr import ERROR_CORRECTION, MASK_PATTERN, QUIET_ZONE
 
-FIXED_MASK = 2
+FIXED_MASK = MASK_PATTERN  # the same mask as the card's and the newspaper's codes
 MAX_VERSION = 40
 
 # GF(256) with the QR polynomial x^8 + x^4 + x^3 + x^2 + 1.
@@ -131,13 +134,24 @@ def _codewords(payload: bytes, version: int) -> list[int]:
     return out
 
 
-@cache
-def _template(version: int) -> tuple[tuple[tuple[int | None, ...], ...],
-                                     tuple[tuple[int, int, int], ...]]:
-    """The function patterns of ``version`` (None: a data module) and the data module order.
+@dataclass(frozen=True)
+class _Layout:
+    """How the modules of one version are filled: computed once, applied with C-speed calls.
 
-    Both come from qrcode's own code, so the layout is exactly the library's.
+    ``pick`` maps the string "<data bits><'0'><'1'>" to the matrix, row by row: a data
+    module picks its bit, a function module picks the constant '0' or '1' at the end.
+    ``mask`` is the fixed mask over the data modules, in placement order, as one integer.
     """
+
+    size: int
+    data_modules: int
+    pick: Callable[[str], tuple[str, ...]]
+    mask: int
+
+
+@cache
+def _layout(version: int) -> _Layout:
+    """The function patterns and the data module order of ``version``, from qrcode's own code."""
     code = qrcode.QRCode(version=version, error_correction=ERROR_CORRECTION,
                          mask_pattern=FIXED_MASK, border=0)
     size = code.modules_count = version * 4 + 17
@@ -151,62 +165,63 @@ def _template(version: int) -> tuple[tuple[tuple[int | None, ...], ...],
     if version >= 7:
         code.setup_type_number(False)
     mask = qrcode.util.mask_func(FIXED_MASK)
-    order: list[tuple[int, int, int]] = []
+    order: list[tuple[int, int]] = []
     row, step = size - 1, -1
-    for col in range(size - 1, 0, -2):
+    for col in range(size - 1, 0, -2):  # the standard's two-column zigzag, right to left
         if col <= 6:
-            col -= 1
+            col -= 1  # skip the vertical timing pattern
         while True:
             for c in (col, col - 1):
                 if code.modules[row][c] is None:
-                    order.append((row, c, int(mask(row, c))))
+                    order.append((row, c))
             row += step
             if row < 0 or row >= size:
                 row -= step
                 step = -step
                 break
-    fixed = tuple(tuple(None if m is None else int(m) for m in r) for r in code.modules)
-    return fixed, tuple(order)
+    count = len(order)
+    source = {cell: index for index, cell in enumerate(order)}
+    indices = [source[(r, c)] if code.modules[r][c] is None else count + int(code.modules[r][c])
+               for r in range(size) for c in range(size)]
+    mask_bits = "".join("1" if mask(r, c) else "0" for r, c in order)
+    return _Layout(size, count, itemgetter(*indices), int(mask_bits, 2))
 
 
-_BITS = [tuple((byte >> i) & 1 for i in range(7, -1, -1)) for byte in range(256)]
-
-
-def _modules(url: str) -> list[list[int]]:
-    """The module matrix of ``url`` without the quiet zone, 1 for dark."""
+def _module_rows(url: str) -> list[str]:
+    """The rows of ``url``'s matrix without the quiet zone, as strings of '0' and '1'."""
     payload = url.encode("utf-8")
     version = _version_for(len(payload))
-    fixed, order = _template(version)
-    modules = [list(row) for row in fixed]
-    bits = [bit for byte in _codewords(payload, version) for bit in _BITS[byte]]
-    bits += [0] * (len(order) - len(bits))  # remainder bits
-    for (row, col, masked), bit in zip(order, bits, strict=True):
-        modules[row][col] = bit ^ masked
-    return modules
+    layout = _layout(version)
+    codewords = _codewords(payload, version)
+    remainder = layout.data_modules - 8 * len(codewords)  # 0 to 7 remainder bits
+    bits = (int.from_bytes(bytes(codewords), "big") << remainder) ^ layout.mask
+    cells = "".join(layout.pick(format(bits, f"0{layout.data_modules}b") + "01"))
+    size = layout.size
+    return [cells[i:i + size] for i in range(0, size * size, size)]
 
 
 @lru_cache(maxsize=256)
 def qr_matrix(url: str) -> tuple[tuple[bool, ...], ...]:
     """The module matrix of ``url``, quiet zone included (True is dark), like ``qr.matrix``."""
-    edge = [False] * QUIET_ZONE
-    body = [tuple(edge + [bool(m) for m in row] + edge) for row in _modules(url)]
-    blank = tuple([False] * len(body[0]))
+    edge = (False,) * QUIET_ZONE
+    body = [edge + tuple(ch == "1" for ch in row) + edge for row in _module_rows(url)]
+    blank = (False,) * len(body[0])
     return (blank,) * QUIET_ZONE + tuple(body) + (blank,) * QUIET_ZONE
 
 
-_DARK_RUN = re.compile(rb"\x01+")
+# Each module becomes a path command: a dark one a 1-unit stroke, a light one a 1-unit move.
+_PATH_OF = str.maketrans({"1": "h1", "0": "m1 0"})
 
 
 def qr_svg(url: str, label: str = "本页二维码") -> str:
-    """One stroked path, one horizontal segment per run of dark modules; scales with CSS."""
-    modules = _modules(url)
-    size = len(modules) + 2 * QUIET_ZONE
-    path: list[str] = []
-    for y, row in enumerate(modules, start=QUIET_ZONE):
-        for run in _DARK_RUN.finditer(bytes(row)):
-            start, end = run.span()
-            path.append(f"M{start + QUIET_ZONE} {y}.5h{end - start}")
+    """One stroked path drawn module by module; scales with CSS, prints crisply."""
+    rows = _module_rows(url)
+    inner = len(rows)
+    size = inner + 2 * QUIET_ZONE
+    # Row after row: draw the row, then move back to its start and one module down.
+    path = f"M{QUIET_ZONE} {QUIET_ZONE}.5" + f"m-{inner} 1".join(
+        row.translate(_PATH_OF) for row in rows)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" role="img" '
             f'aria-label="{escape(label)}" shape-rendering="crispEdges">'
             f'<rect width="{size}" height="{size}" fill="#fff"/>'
-            f'<path stroke="#000" stroke-width="1" d="{"".join(path)}"/></svg>')
+            f'<path stroke="#000" stroke-width="1" d="{path}"/></svg>')
