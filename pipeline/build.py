@@ -138,21 +138,31 @@ class Manifest:
 
 # -- writing ---------------------------------------------------------------------------------
 
+_made_dirs: set[str] = set()
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write so that a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
+    folder = str(path.parent)
+    if folder not in _made_dirs:  # mkdir costs a syscall per level; a build writes 20k files
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _made_dirs.add(folder)
+    tmp = f"{folder}/.{path.name}.{os.getpid()}.tmp"
+    try:
+        Path(tmp).write_bytes(data)
+    except FileNotFoundError:  # the folder was removed since we made it (a long-lived preview)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Path(tmp).write_bytes(data)
     os.replace(tmp, path)
 
 
 def safe_output_path(base: Path, relative: str) -> Path:
     """``base / relative``, refusing paths that would leave ``base``."""
-    target = (base / relative).resolve()
-    if target != base.resolve() and base.resolve() not in target.parents:
+    root = os.path.abspath(base)
+    target = os.path.normpath(os.path.join(root, relative))
+    if not target.startswith(root + os.sep):
         raise RenderError(None, f"artifact path {relative!r} leaves the output folder")
-    return target
+    return Path(target)
 
 
 def write_artifacts(out_dir: Path, artifacts: Iterable[Artifact],
