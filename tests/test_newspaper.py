@@ -110,6 +110,20 @@ def test_qr_in_the_proof_opens_the_notice(batch: dict[str, dict[str, Artifact]])
     image = Image.open(io.BytesIO(batch["sf-2018-0012"]["proof.png"].data))
     codes = zxingcpp.read_barcodes(image)
     assert [c.text for c in codes] == ["https://gongshi.example.gov.cn/notices/sf-2018-0012/"]
+    # Printed size: this URL is a 33-module symbol, plus a quiet zone of 4 modules a side.
+    corners = codes[0].position
+    symbol_mm = (corners.top_right.x - corners.top_left.x) / 150 * 25.4
+    assert symbol_mm * (33 + 8) / 33 >= 15
+
+
+def test_qr_of_a_one_column_block_decodes_too() -> None:
+    zxingcpp = pytest.importorskip("zxingcpp")
+    files = by_name(list(NewspaperRenderer().render([notice()], context(block_columns=1))))
+    png = files["sf-2018-0012"]["proof.png"].data
+    meta = json.loads(files["sf-2018-0012"]["block.json"].data)
+    assert meta["text_columns"] == 1 and meta["width_mm"] == pytest.approx(55.0)
+    codes = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert [c.text for c in codes] == ["https://gongshi.example.gov.cn/notices/sf-2018-0012/"]
 
 
 def test_correction_and_withdrawal_are_labelled(

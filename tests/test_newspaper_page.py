@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_newspaper_support import context, notice, poppler
+from test_newspaper_support import EXAMPLE, context, notice, poppler
 
 from pipeline.cli import cli
 from pipeline.renderers.newspaper_grid import Grid, mm_to_pt
@@ -56,13 +56,18 @@ def test_issue_selection() -> None:
     assert not in_issue(notice(channels=["site"]), published, config)
 
 
-def test_page_command_writes_pdf_and_png(tmp_path: Path) -> None:
+def site(tmp_path: Path, config: str = "") -> Path:
+    """A project with the example notice and ``config`` added to its noticecast.yaml."""
     root = tmp_path / "site"
     (root / "content").mkdir(parents=True)
-    (root / "noticecast.yaml").write_text("site:\n  base_url: https://gongshi.example.gov.cn\n",
-                                          "utf-8")
-    source = Path(__file__).resolve().parent.parent / "content" / "2018" / "sf-2018-0012.yaml"
-    (root / "content" / "sf-2018-0012.yaml").write_text(source.read_text("utf-8"), "utf-8")
+    (root / "noticecast.yaml").write_text(
+        "site:\n  base_url: https://gongshi.example.gov.cn\n" + config, "utf-8")
+    (root / "content" / "sf-2018-0012.yaml").write_text(EXAMPLE.read_text("utf-8"), "utf-8")
+    return root
+
+
+def test_page_command_writes_pdf_and_png(tmp_path: Path) -> None:
+    root = site(tmp_path)
     target = tmp_path / "page.pdf"
     result = CliRunner().invoke(cli, ["-C", str(root), "newspaper", "page", "--date",
                                       "2018-07-04", "--out", str(target), "--format", "json"])
@@ -83,3 +88,16 @@ def test_page_order_is_stable_for_equal_notices() -> None:
     early = notice(id="b", published=datetime(2018, 7, 4, 8, 0))
     late = notice(id="a", published=datetime(2018, 7, 4, 10, 0))
     assert [n.id for n in sorted([late, early], key=page_order)] == ["b", "a"]
+
+
+def test_page_command_reports_a_block_that_does_not_fit(tmp_path: Path) -> None:
+    root = site(tmp_path, "newspaper:\n  block_height_mm: 60\n")
+    result = CliRunner().invoke(cli, ["-C", str(root), "newspaper", "page", "--date",
+                                      "2018-07-04", "--format", "json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["placed"] == []
+    [left_out] = report["did_not_fit"]
+    assert left_out["id"] == "sf-2018-0012"
+    assert re.search(r"fixed height of 60 mm: over by \d+ lines / [\d.]+ mm", left_out["reason"])
+    assert (root / "out" / "newspaper" / "pages" / "2018-07-04.pdf").exists()

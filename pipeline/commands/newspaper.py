@@ -50,6 +50,9 @@ def page(ref: _ProjectRef, day: date, out_file: Path | None, running: bool, shri
                      key=page_order)
     ctx = RenderContext(config=config, today=day, templates=project.templates,
                         options=RenderOptions(shrink=shrink))
+    if loaded.problems:
+        err.print(f"[yellow]{len(loaded.invalid)} notice file(s) are invalid and left out; "
+                  "`noticecast check` shows why[/yellow]")
     blocks, failed = issue_blocks(notices, ctx)
     grid = Grid.from_config(config.newspaper)
     plan = pack(grid, blocks)
@@ -80,27 +83,20 @@ def page(ref: _ProjectRef, day: date, out_file: Path | None, running: bool, shri
 
 def issue_blocks(notices: Sequence[Notice], ctx: RenderContext
                  ) -> tuple[list[PageBlock], list[tuple[str, str]]]:
-    """Render the blocks of ``notices`` in one batch; a block that fails is reported alone."""
-    from pipeline.renderers.newspaper import NewspaperRenderer
+    """Set the blocks of ``notices`` in one batch; those that do not fit are reported."""
+    from pipeline.renderers.newspaper import set_notices
 
-    renderer = NewspaperRenderer()
+    blocks: list[PageBlock] = []
     failed: list[tuple[str, str]] = []
-    artifacts = []
     try:
-        artifacts = list(renderer.render(notices, ctx))
-    except RenderError:
-        for notice in notices:  # find the one that fails; the others still go on the page
-            try:
-                artifacts.extend(renderer.render([notice], ctx))
-            except RenderError as exc:
-                failed.append((notice.id, str(exc)))
-    pdfs = {a.notice_id: a for a in artifacts if a.path.endswith("/block.pdf")}
-    blocks = []
-    for notice in notices:
-        artifact = pdfs.get(notice.id)
-        if artifact is not None:
-            blocks.append(PageBlock(notice, int(artifact.meta["grid_columns"]),
-                                    float(artifact.meta["height_mm"]), artifact.data))
+        results = set_notices(notices, ctx, strict=False)
+    except RenderError as exc:  # not a fit problem: the batch as a whole could not be set
+        return [], [(n.id, str(exc)) for n in notices]
+    for notice, block in zip(notices, results, strict=True):
+        if block.fits:
+            blocks.append(PageBlock(notice, block.spec.span, block.height_mm, block.pdf))
+        else:
+            failed.append((notice.id, block.fit_message(ctx.options.shrink)))
     return blocks, failed
 
 
@@ -123,4 +119,4 @@ def _print(report: dict[str, object], day: date, type_height_mm: float) -> None:
     assert isinstance(room, list)
     share = float(report["room_left_share"])  # type: ignore[arg-type]
     click.echo(f"room left under each column (of {type_height_mm:g} mm): "
-               + ", ".join(f"{free:g}" for free in room) + f" mm; {share:.0%} of the type area")
+               + ", ".join(f"{free:g}" for free in room) + f" mm; {share:.0%} of the columns free")

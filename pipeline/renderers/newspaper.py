@@ -118,17 +118,25 @@ class NewspaperRenderer(BaseRenderer):
     batch_size: ClassVar[int] = 64
 
     def render(self, notices: Sequence[Notice], ctx: RenderContext) -> Iterator[Artifact]:
-        if not notices:
-            return iter(())
-        specs = [block_spec(n, ctx) for n in notices]
         dpi = ctx.config.newspaper.proof_dpi
-        blocks = fit_or_shrink(specs, ctx.templates, dpi=dpi, shrink=ctx.options.shrink)
+        blocks = set_notices(notices, ctx)
         return iter([artifact for notice, block in zip(notices, blocks, strict=True)
                      for artifact in artifacts_of_block(notice, block, dpi)])
 
     def cache_token(self, notice: Notice, ctx: RenderContext) -> str:
         # The block shows no day-dependent state (the publicity period is printed as dates).
         return ""
+
+
+def set_notices(notices: Sequence[Notice], ctx: RenderContext, *,
+                strict: bool = True) -> list[SetBlock]:
+    """The blocks of ``notices``, set in one batch. With ``strict`` False a block that does not
+    fit comes back unfit (``fits`` False, no PDF) instead of raising FitError."""
+    if not notices:
+        return []
+    specs = [block_spec(n, ctx) for n in notices]
+    return fit_or_shrink(specs, ctx.templates, dpi=ctx.config.newspaper.proof_dpi,
+                         shrink=ctx.options.shrink, strict=strict)
 
 
 def artifacts_of_block(notice: Notice, block: SetBlock, dpi: int) -> list[Artifact]:

@@ -1,8 +1,8 @@
 """What a newspaper block says: a notice turned into plain paragraphs and a facts table.
 
-The block's body is set in explicit text columns whose line breaks are measured first (see
-``newspaper_layout``), so paragraphs here are plain text with a style, not HTML: a paragraph can
-then be cut at any measured line and continued in the next column.
+Paragraphs are plain text with a style (body, heading, list item, note), not HTML: a printed
+notice reads flat, inline emphasis is dropped, and Markdown tables become one line per row
+(a block has no room for a grid). ``newspaper_layout`` deals their lines into text columns.
 """
 
 from __future__ import annotations

@@ -246,10 +246,11 @@ def _sections(document: Any, count: int) -> list[tuple[int, Any]]:
 
 
 def fit_or_shrink(specs: Sequence[BlockSpec], env: Environment, *, dpi: int,
-                  shrink: bool) -> list[SetBlock]:
+                  shrink: bool, strict: bool = True) -> list[SetBlock]:
     """Set the blocks; with ``shrink``, re-set overflowing ones at smaller body sizes.
 
-    Raises FitError for the first block that does not fit even at the minimum body size.
+    ``strict``: raise FitError for the first block that does not fit even at the minimum body
+    size; otherwise return it unfit (no PDF), for callers that report rather than fail.
     """
     results = set_blocks(specs, env, dpi=dpi)
     while shrink:
@@ -262,6 +263,6 @@ def fit_or_shrink(specs: Sequence[BlockSpec], env: Environment, *, dpi: int,
         for i, block in zip(retry, set_blocks(smaller, env, dpi=dpi), strict=True):
             results[i] = replace(block, shrunk=True)
     for block in results:
-        if not block.fits:
+        if strict and not block.fits:
             raise FitError(block.spec.notice_id, block.fit_message(shrink))
     return results

@@ -55,7 +55,8 @@ class PagePlan:
 
     @property
     def free_share(self) -> float:
-        whole = self.grid.type_width_mm * self.grid.type_height_mm
+        """The free share of the columns' area (gutters are never free for a block)."""
+        whole = self.grid.columns * self.grid.column_mm * self.grid.type_height_mm
         return self.free_area_mm2 / whole if whole else 0.0
 
 
