@@ -243,15 +243,7 @@ def run_job(job: Job, ctx: RenderContext, out_dir: Path) -> JobResult:
             result.files[COLLECTION] = records
         result.seconds = time.perf_counter() - started
         return result
-    try:
-        grouped = _group(renderer.render(job.notices, ctx))
-    except RenderError:
-        grouped = {}
-        for notice in job.notices:  # isolate the notice that fails
-            try:
-                grouped.update(_group(renderer.render((notice,), ctx)))
-            except RenderError as exc:
-                result.errors.append((notice.id, str(exc)))
+    grouped = _render_isolating_failures(renderer, job.notices, ctx, result.errors)
     for notice in job.notices:
         if notice.id in grouped or not any(e[0] == notice.id for e in result.errors):
             records, written = write_artifacts(
@@ -260,6 +252,35 @@ def run_job(job: Job, ctx: RenderContext, out_dir: Path) -> JobResult:
             result.written += written
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _render_isolating_failures(renderer: Renderer, notices: Sequence[Notice],
+                               ctx: RenderContext, errors: list[tuple[str | None, str]]
+                               ) -> dict[str, list[Artifact]]:
+    """Render a batch; a notice that fails is recorded and the rest are rendered again.
+
+    A batch keeps its batching (one WeasyPrint document for many blocks) while it can: the
+    notice named by the error is dropped and the remainder retried as one batch. Only an error
+    that names no notice falls back to one notice at a time.
+    """
+    remaining = list(notices)
+    while remaining:
+        try:
+            return _group(renderer.render(remaining, ctx))
+        except RenderError as exc:
+            ids = [n.id for n in remaining]
+            if exc.notice_id in ids:
+                errors.append((exc.notice_id, str(exc)))
+                remaining = [n for n in remaining if n.id != exc.notice_id]
+                continue
+            grouped: dict[str, list[Artifact]] = {}
+            for notice in remaining:
+                try:
+                    grouped.update(_group(renderer.render((notice,), ctx)))
+                except RenderError as single:
+                    errors.append((notice.id, str(single)))
+            return grouped
+    return {}
 
 
 def _group(artifacts: Iterable[Artifact]) -> dict[str, list[Artifact]]:
@@ -334,8 +355,11 @@ def _batches(renderer: Renderer, todo: list[Notice], manifest: Manifest,
              workers: int) -> list[Job]:
     if not todo:
         return []
+    # Small batches balance the pool; renderers with a costly per-batch set-up (WeasyPrint
+    # loads and subsets fonts once per document) ask for a floor with min_batch_size.
     limit = getattr(renderer, "batch_size", 64)
-    size = max(1, min(limit, math.ceil(len(todo) / (workers * 4))))
+    floor = getattr(renderer, "min_batch_size", 1)
+    size = max(1, min(limit, max(floor, math.ceil(len(todo) / (workers * 4)))))
     jobs = []
     for start in range(0, len(todo), size):
         chunk = tuple(todo[start:start + size])
