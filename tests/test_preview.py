@@ -250,3 +250,15 @@ def test_config_edits_are_watched_and_a_bad_config_is_shown(tmp_path: Path) -> N
         assert problems and problems[0].startswith("noticecast.yaml:")
         status, body = _get(server.port, f"/notices/{NOTICE_ID}")
         assert status == 200 and 'data-output="web"' in body  # the last good config serves
+
+
+def test_newspaper_page_places_the_issue_blocks(small_desk: tuple[BackgroundPreview, Path]
+                                                ) -> None:
+    server, _ = small_desk
+    status, body = _get(server.port, "/newspaper?date=2018-07-04")  # the notice's publication
+    assert status == 200
+    assert f'class="block" href="/notices/{NOTICE_ID}"' in body
+    assert "排不下 did not fit (0)" in body
+    status, body = _get(server.port, "/newspaper?date=2018-07-05")
+    assert status == 200 and 'class="block"' not in body
+    assert _get(server.port, "/newspaper?date=July")[0] == 400

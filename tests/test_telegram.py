@@ -318,6 +318,7 @@ def test_deliver_works_when_called_from_async_code(card_artifacts: list[Artifact
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    tmp_path: Path) -> None:
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     async def from_a_running_loop(channel: TelegramChannel, delivery: Delivery) -> Receipt:
         return channel.deliver(delivery)
@@ -325,6 +326,8 @@ def test_deliver_works_when_called_from_async_code(card_artifacts: list[Artifact
     with FakeBotApi(TOKEN) as api:
         config = _config(api.base_url)
         channel = _channel(config, tmp_path, monkeypatch)
-        receipt = asyncio.run(from_a_running_loop(
-            channel, _delivery(channel, config, card_artifacts)))
+        # In a thread of its own: another test's fixture (Playwright) may own this thread's loop.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            receipt = pool.submit(asyncio.run, from_a_running_loop(
+                channel, _delivery(channel, config, card_artifacts))).result()
     assert receipt.remote_id == "101"
