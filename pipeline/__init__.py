@@ -1,8 +1,5 @@
 """noticecast: one public notice, written once, published to five audiences."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("noticecast")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
+# The one place the version is written; pyproject.toml reads it from here. A literal, because
+# importlib.metadata costs 50 ms on every start of the command line.
+__version__ = "0.1.0"

@@ -40,7 +40,7 @@ from pipeline.templating import make_environment, templates_digest
 
 MANIFEST_VERSION = 1
 COLLECTION = "*"  # the manifest's key for a renderer's collection outputs
-POOL_THRESHOLD = 12  # fewer jobs than this render in-process: a pool costs ~0.3 s to start
+POOL_THRESHOLD = 2  # one job renders in-process; more share the cores (workers fork cheaply)
 
 
 @dataclass(frozen=True)
@@ -389,6 +389,9 @@ def build(project: Project, options: BuildOptions,
     spec = ContextSpec(project.config, options.today, project.template_dirs, options.render)
     ctx = spec.context()
     manifest = Manifest(cache_dir / "manifest.json")
+    for renderer in renderers:
+        if not (out_dir / renderer.name).is_dir():  # removed by hand: its outputs are gone
+            manifest.entries.pop(renderer.name, None)
     workers = options.workers or os.cpu_count() or 1
 
     # A notice whose file is invalid now keeps its last good outputs and its place in listings:
@@ -452,8 +455,13 @@ def _execute(jobs: list[Job], spec: ContextSpec, ctx: RenderContext, out_dir: Pa
             if progress:
                 progress(done, total)
         return
-    # The largest jobs first, so that the pool does not end waiting on one big collection.
-    ordered = sorted(jobs, key=lambda j: (not j.collection, -len(j.notices)))
+    # The costliest first, so that the pool does not end waiting on one late big job: batches
+    # of renderers with a heavy start (WeasyPrint's fonts), then collections, then the rest.
+    def cost(job: Job) -> tuple[int, bool, int]:
+        heavy = getattr(registry.renderer_class(job.renderer), "min_batch_size", 1)
+        return (-heavy, not job.collection, -len(job.notices))
+
+    ordered = sorted(jobs, key=cost)
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                              initargs=(spec, out_dir)) as pool:
         futures = [pool.submit(_run_in_worker, job) for job in ordered]

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
-from functools import cached_property
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +24,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -335,6 +335,8 @@ class Withdrawal(Frozen):
 class Notice(Frozen):
     """One public notice (公告公示), as the office wrote it."""
 
+    _content_hash: str | None = PrivateAttr(default=None)
+
     id: Annotated[str, BeforeValidator(_phone_text), Field(min_length=1, max_length=80)]
     revision: int = Field(default=1, ge=1)
     kind: Annotated[Kind, BeforeValidator(Kind.coerce)]
@@ -473,11 +475,17 @@ class Notice(Frozen):
         """Approved (or withdrawn after approval) and its publication time has come."""
         return self.status is not Status.draft and self.published <= now
 
-    @cached_property
+    @property
     def content_hash(self) -> str:
-        """A stable hash of everything the office wrote; the build's cache key starts here."""
-        payload = self.model_dump_json().encode()
-        return hashlib.sha256(payload).hexdigest()
+        """A stable hash of everything the office wrote; the build's cache key starts here.
+
+        Kept in a private attribute (which, unlike a cached_property, survives pickling), so
+        that notices read back from the parse cache do not serialise themselves again.
+        """
+        if self._content_hash is None:
+            payload = self.model_dump_json().encode()
+            self._content_hash = hashlib.sha256(payload).hexdigest()
+        return self._content_hash
 
 
 def notice_fields(model: type[BaseModel] = Notice) -> Mapping[str, Any]:

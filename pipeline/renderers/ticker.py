@@ -82,6 +82,13 @@ class TickerRenderer(BaseRenderer):
                            notice_id=notice.id, revision=notice.revision,
                            meta={"chars": len(line)})
 
+    def collection_token(self, notice: Notice, ctx: RenderContext) -> str:
+        # Only notices on air show in the playlist: an edit to any other leaves it as it is.
+        if not on_air(notice, ctx.today, ctx.config):
+            return ""
+        return (f"{self.line(notice, ctx)}|{notice.revision}|{notice.kind.value}|"
+                f"{notice.level.value}|{notice.published.isoformat()}")
+
     def line(self, notice: Notice, ctx: RenderContext) -> str:
         return compose_line(notice, ctx.config.ticker.max_chars,
                             ctx.config.office.supervision_phone)
