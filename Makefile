@@ -10,7 +10,13 @@ TODAY  ?= 2018-07-08
 .PHONY: demo test bench system-deps test-deps clean
 
 demo: system-deps $(STAMP)
-	$(BIN)/noticecast build --today $(TODAY) --force
+	$(BIN)/noticecast build --today $(TODAY)
+	$(BIN)/noticecast publish --today $(TODAY)
+	@echo
+	@echo "Outputs:   out/web/index.html (site), out/card/, out/newspaper/, out/ticker/, out/sms/"
+	@echo "Delivered: out/channels/<channel>/ (local sinks; no credentials are configured)"
+	@echo "Ledger:    .noticecast/ledger.sqlite  (.venv/bin/noticecast status)"
+	@echo "Look:      .venv/bin/noticecast serve   or   .venv/bin/noticecast preview --today $(TODAY)"
 
 test: test-deps $(STAMP)
 	$(BIN)/ruff check .
