@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from pipeline.errors import DeliveryError, PermanentError, TransientError
+from pipeline.errors import DeliveryError, InDoubtError, PermanentError, TransientError
 from pipeline.renderers.base import Artifact
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ __all__ = [
     "Channel",
     "Delivery",
     "DeliveryError",
+    "InDoubtError",
     "PermanentError",
     "Receipt",
     "Target",

@@ -32,7 +32,7 @@ from smpplib.client import Client
 from smpplib.smpp import make_pdu
 
 from pipeline.config import SmppSettings
-from pipeline.errors import PermanentError, TransientError
+from pipeline.errors import InDoubtError, PermanentError, TransientError
 from pipeline.renderers.sms_segment import GSM7_BASIC, GSM7_EXTENSION, encoding_of
 from pipeline.subscribers import mask_phone
 
@@ -139,7 +139,9 @@ class SmppTransport:
                                                     number, len(parts)))
                 except TransientError as exc:
                     if message_ids:
-                        raise PermanentError(
+                        # Part of the text reached the phone: a resend would repeat it, so an
+                        # operator decides (`noticecast resolve`).
+                        raise InDoubtError(
                             f"SMPP: {len(message_ids)} of {len(parts)} parts to {masked} were "
                             f"accepted, then {exc}; not resent, to avoid a duplicate") from None
                     raise TransientError(f"SMPP: {exc} (to {masked})",

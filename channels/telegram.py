@@ -42,6 +42,7 @@ from channels.base import (
     Artifact,
     Delivery,
     DeliveryKind,
+    InDoubtError,
     PermanentError,
     Receipt,
     Scope,
@@ -333,7 +334,9 @@ def _classify(exc: BaseException, token: str, target: Target, method: str) -> Ex
     if isinstance(exc, (BadRequest, EndPointNotFound)):
         return PermanentError(f"{where}: rejected (400): {text}")
     if isinstance(exc, TimedOut):
-        return TransientError(f"{where}: timed out: {text}")
+        # The request may have gone out and the message been posted: a resend could post it
+        # twice, so this waits for an operator instead of being retried.
+        return InDoubtError(f"{where}: timed out: {text}")
     if isinstance(exc, NetworkError):
         return TransientError(f"{where}: network error: {text}")
     return TransientError(f"{where}: {text}")

@@ -13,7 +13,9 @@ file and prints that file's path.
     ├── RenderError                 a renderer could not produce its artifact
     │   └── FitError                a fixed-size output (newspaper block) overflows
     ├── DeliveryError               a channel could not deliver
-    │   ├── TransientError          worth retrying later (timeouts, 5xx, 429, throttling)
+    │   ├── TransientError          worth retrying later (5xx, 429, throttling, refused)
+    │   ├── InDoubtError            it may have arrived (a timeout after sending); an
+    │   │                           at-most-once channel waits for an operator, never resends
     │   └── PermanentError          never retried (4xx, bad number, unknown chat)
     └── LedgerError                 the delivery ledger refuses an operation
         └── LockHeldError           another publisher holds the lock
@@ -125,6 +127,14 @@ class TransientError(DeliveryError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class InDoubtError(DeliveryError):
+    """The call may or may not have reached the far side (a timeout after the request went out).
+
+    On an idempotent channel this is retried like a TransientError; on an at-most-once channel
+    the delivery becomes *in doubt*, because a resend could reach a person twice.
+    """
 
 
 class PermanentError(DeliveryError):

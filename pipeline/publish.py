@@ -72,6 +72,7 @@ from pipeline import registry
 from pipeline.build import COLLECTION, BuildOptions, BuildReport, artifacts_of, build
 from pipeline.config import Config
 from pipeline.errors import (
+    InDoubtError,
     InputError,
     LedgerError,
     Location,
@@ -391,13 +392,14 @@ class _Session:
                     # then tells the rest (Telegram edits its caption to 【撤回】).
                     channel.withdraw(delivery.previous)
                 receipt = channel.deliver(delivery)
-            except PermanentError as exc:
+            except (PermanentError, TransientError, InDoubtError) as exc:
                 failure = exc
-            except TransientError as exc:
-                failure = exc
-            except Exception as exc:  # a channel bug must not lose the delivery
-                failure = TransientError(f"{type(exc).__name__}: {exc}")
-        outcomes = [(item.key, self.outcome(item, claimed[item.key], receipt, failure, batch_id))
+            except Exception as exc:  # a channel bug must neither lose nor double a delivery
+                ambiguous = InDoubtError if channel.delivery == "at-most-once" else TransientError
+                failure = ambiguous(f"{type(exc).__name__}: {exc}")
+        at_most_once = channel.delivery == "at-most-once"
+        outcomes = [(item.key, self.outcome(item, claimed[item.key], receipt, failure, batch_id,
+                                            at_most_once=at_most_once))
                     for item in items]
         self.ledger.record(outcomes, as_of=self.now, actor=self.actor)
         for _, outcome in outcomes:
@@ -405,17 +407,22 @@ class _Session:
                 tally.delivered += 1
             elif outcome.state == RETRY:
                 tally.retried += 1
+            elif outcome.state == IN_DOUBT:
+                pass  # counted with every other in-doubt key at the end of the run
             else:
                 tally.failed += 1
 
     def outcome(self, item: Item, attempt: int, receipt: Any,
-                failure: BaseException | None, batch_id: str | None) -> Outcome:
+                failure: BaseException | None, batch_id: str | None, *,
+                at_most_once: bool = False) -> Outcome:
         if failure is None:
             return Outcome(DELIVERED, attempt=attempt, batch=batch_id,
                            receipt=receipt.as_dict() if receipt is not None else None)
         reason = _one_line(failure)
         if isinstance(failure, PermanentError):
             return Outcome(FAILED, attempt=attempt, reason=reason, batch=batch_id)
+        if isinstance(failure, InDoubtError) and at_most_once:
+            return Outcome(IN_DOUBT, attempt=attempt, reason=reason, batch=batch_id)
         settings = self.config.publish
         if attempt >= settings.max_attempts:
             return Outcome(FAILED, attempt=attempt, batch=batch_id,

@@ -131,6 +131,26 @@ def test_a_permanent_failure_is_never_retried(tmp_path: Path) -> None:
     assert (row.state, row.reason) == (FAILED, "unknown recipient")
 
 
+def test_a_timeout_after_sending_is_in_doubt_on_an_at_most_once_channel(
+        tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", 1, channels=("tonce",))
+    set_targets(root, "tonce", ["alice"])
+    set_faults(root, "tonce", {"t-001": ["indoubt"]})
+    report = run(root)
+    assert report.tallies["tonce"].in_doubt == 1 and report.tallies["tonce"].failed == 0
+    # Never resent by itself, however long we wait: a person may have it already.
+    assert run(root, NOW + timedelta(days=3)).plan.batches == []
+    assert calls(root, "tonce") == 1
+    assert list(rows(root).values()) == [IN_DOUBT]
+
+
+def test_a_timeout_after_sending_is_retried_on_an_idempotent_channel(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", 1, channels=("tfile",))
+    set_faults(root, "tfile", {"t-001": ["indoubt"]})
+    assert run(root).tallies["tfile"].retried == 1
+    assert run(root, NOW + timedelta(hours=2)).tallies["tfile"].delivered == 1
+
+
 def test_retries_stop_after_max_attempts(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", 1, channels=("tfile",), max_attempts=2)
     set_faults(root, "tfile", {"t-001": ["boom", "transient", "transient"]})

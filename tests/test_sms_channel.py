@@ -17,7 +17,7 @@ from channels.smpp import SmppTransport
 from channels.sms import OutboxTransport, SmsChannel
 from channels.sms_http import HttpSmsTransport
 from pipeline.config import Config
-from pipeline.errors import PermanentError, TransientError
+from pipeline.errors import InDoubtError, PermanentError, TransientError
 from pipeline.renderers.base import Artifact
 from pipeline.renderers.sms_segment import segment
 from pipeline.subscribers import Subscriber
@@ -151,7 +151,7 @@ def test_smpp_connection_loss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     with SmppPeer(drop_after_submits=1) as peer:
         channel = SmsChannel.from_config(smpp_config(peer, tmp_path), tmp_path)
         # One part was accepted: resending would duplicate it for a person.
-        with pytest.raises(PermanentError, match=r"1 of 3 parts .* not resent"):
+        with pytest.raises(InDoubtError, match=r"1 of 3 parts .* not resent"):
             channel.deliver(delivery(CHINESE))
         # Nothing accepted: the connection drops before the first answer.
         peer.drop_after_submits = None

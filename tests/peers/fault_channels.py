@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 from channels.base import Delivery, Receipt, Target
 from pipeline.build import write_atomic
 from pipeline.config import Config
-from pipeline.errors import PermanentError, TransientError
+from pipeline.errors import InDoubtError, PermanentError, TransientError
 
 
 def _wait_for_gate() -> None:
@@ -108,6 +108,8 @@ class _Recording:
             raise TransientError("gateway busy", retry_after=float(after) if after else None)
         if kind == "permanent":
             raise PermanentError("unknown recipient")
+        if kind == "indoubt":
+            raise InDoubtError("timed out after the request went out")
         raise RuntimeError("the adapter tripped over something")
 
 
