@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
+from channels.http import post
 from pipeline.config import HttpSmsSettings
-from pipeline.errors import PermanentError, TransientError
 from pipeline.renderers.sms_segment import encoding_of
 from pipeline.subscribers import mask_phone
 
@@ -40,20 +40,9 @@ class HttpSmsTransport:
                 "encoding": encoding_of(text), "digest_id": digest_id}
         headers = {"Authorization": f"Bearer {self._token}",
                    "Idempotency-Key": f"{digest_id}:{reference_key}"}
-        try:
-            response = self._client.post(self.settings.url, json=body, headers=headers)
-        except httpx.TimeoutException:
-            raise TransientError(f"SMS gateway timed out after {self.settings.timeout_s} s "
-                                 f"(to {masked})") from None
-        except httpx.HTTPError as exc:
-            raise TransientError(f"SMS gateway unreachable: {type(exc).__name__} "
-                                 f"(to {masked})") from None
+        response = post(self._client, self.settings.url, what=f"SMS gateway (to {masked})",
+                        json=body, headers=headers)
         status = response.status_code
-        if status == 429 or status >= 500:
-            raise TransientError(f"SMS gateway answered {status} (to {masked})",
-                                 retry_after=_retry_after(response))
-        if status >= 400:
-            raise PermanentError(f"SMS gateway refused the message with {status} (to {masked})")
         remote_id = _message_id(response)
         log.info("sms: %d part(s) of %s accepted by the gateway for %s", len(parts), digest_id,
                  masked)
@@ -61,13 +50,6 @@ class HttpSmsTransport:
 
     def close(self) -> None:
         self._client.close()
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
 
 
 def _message_id(response: httpx.Response) -> str:

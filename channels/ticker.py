@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -34,6 +33,7 @@ from channels.base import (
     Target,
     TransientError,
 )
+from channels.http import post, without_credentials
 from pipeline.build import write_atomic
 from pipeline.config import Config
 from pipeline.renderers.base import Artifact
@@ -41,9 +41,6 @@ from pipeline.renderers.base import Artifact
 PLAYLIST = "playlist.json"
 ASSETS = ("strip.png", "preview.gif", "tv.html")
 # Statuses below 500 that still mean "try again later".
-_TRANSIENT_4XX = frozenset({408, 425, 429})
-
-
 @dataclass
 class TickerChannel:
     name: ClassVar[str] = "ticker"
@@ -66,7 +63,7 @@ class TickerChannel:
 
     def targets(self, config: Config) -> list[Target]:
         if self.endpoint:
-            shown = _without_credentials(self.endpoint)
+            shown = without_credentials(self.endpoint)
             return [Target(channel=self.name, key=f"http:{shown}",
                            address={"endpoint": self.endpoint}, label=shown)]
         return [Target(channel=self.name, key="folder", address={"folder": str(self.sink)},
@@ -101,26 +98,13 @@ class TickerChannel:
 
     def _push(self, endpoint: str, playlist: Artifact, assets: Sequence[Artifact],
               target: Target) -> Receipt:
-        shown = _without_credentials(endpoint)
+        shown = without_credentials(endpoint)
         files = [(Path(a.path).stem, (a.path, a.data, a.media_type))
                  for a in (playlist, *assets)]
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            response = self._http().post(endpoint, files=files, headers=headers)
-        except httpx.TimeoutException:
-            raise TransientError(f"ticker: {shown} did not answer within "
-                                 f"{self.timeout_s:g} s") from None
-        except httpx.TransportError as exc:
-            raise TransientError(f"ticker: cannot reach {shown}: "
-                                 f"{type(exc).__name__}") from None
+        response = post(self._http(), endpoint, what="ticker: the playlist", files=files,
+                        headers=headers)
         status = response.status_code
-        if status >= 500 or status in _TRANSIENT_4XX:
-            raise TransientError(f"ticker: {shown} answered {status} "
-                                 f"{response.reason_phrase}; will retry",
-                                 retry_after=_retry_after(response))
-        if status >= 400:
-            raise PermanentError(f"ticker: {shown} refused the playlist with {status} "
-                                 f"{response.reason_phrase}: {_snippet(response)}")
         return Receipt(channel=self.name, target_key=target.key,
                        remote_id=response.headers.get("X-Playlist-Id") or playlist.sha256,
                        details={"endpoint": shown, "status": status,
@@ -143,23 +127,3 @@ def _playlist_files(artifacts: Sequence[Artifact]) -> tuple[Artifact, list[Artif
     return playlist, [by_path[name] for name in ASSETS if name in by_path]
 
 
-def _without_credentials(url: str) -> str:
-    """The URL without user:password@ and without a query, fit for logs and ledger keys."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def _snippet(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())
-    return (text[:160] + "…") if len(text) > 160 else (text or "(no body)")

@@ -228,7 +228,8 @@ def test_http_gateway_timeout_is_transient(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     with HttpRecorder(delay_s=1.0) as server:
         channel = http_channel(server, tmp_path, monkeypatch, timeout_s=0.2)
-        with pytest.raises(TransientError, match="timed out"):
+        # The gateway may have taken it: an at-most-once text is not resent on a timeout.
+        with pytest.raises(InDoubtError, match="did not answer"):
             channel.deliver(delivery(CHINESE))
 
 

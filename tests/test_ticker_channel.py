@@ -18,6 +18,7 @@ from channels.ticker import TickerChannel
 from pipeline.build import COLLECTION
 from pipeline.config import Channels, Config
 from pipeline.config import TickerChannel as TickerSettings
+from pipeline.errors import InDoubtError
 from pipeline.renderers.base import Artifact
 
 TOKEN_ENV = "NOTICECAST_TEST_TICKER_TOKEN"
@@ -132,7 +133,7 @@ def test_a_400_is_permanent(artifacts: list[Artifact], tmp_path: Path) -> None:
         server.script = [(400, {"Content-Type": "text/plain"}, b"unknown screen id")]
         config = config_for(server.url("/push"))
         channel = TickerChannel.from_config(config, tmp_path)
-        with pytest.raises(PermanentError, match=r"refused the playlist with 400.*unknown screen"):
+        with pytest.raises(PermanentError, match=r"refused it with 400.*unknown screen"):
             channel.deliver(delivery(channel, config, artifacts))
     assert len(server.requests) == 1
     assert "Authorization" not in server.requests[0].headers  # no token set, none sent
@@ -142,7 +143,8 @@ def test_a_timeout_is_transient(artifacts: list[Artifact], tmp_path: Path) -> No
     with HttpRecorder(delay_s=1.0) as server:
         config = config_for(server.url("/push"), timeout_s=0.2)
         channel = TickerChannel.from_config(config, tmp_path)
-        with pytest.raises(TransientError, match=r"did not answer within 0\.2 s"):
+        # Sent but unanswered: the publisher retries it, the channel being idempotent.
+        with pytest.raises(InDoubtError, match=r"did not answer within 0\.2 s"):
             channel.deliver(delivery(channel, config, artifacts))
 
 
