@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from jinja2 import (
@@ -27,11 +26,14 @@ from pipeline.model import format_date, format_short_date, format_wan
 
 
 def default_templates_dir() -> Path:
-    """The templates shipped with noticecast (a source checkout uses its top-level folder)."""
-    source_tree = Path(__file__).resolve().parent.parent / "templates"
-    if source_tree.is_dir():
-        return source_tree
-    return Path(str(resources.files("pipeline._templates")))
+    """The templates shipped with noticecast.
+
+    An installed wheel carries them as ``pipeline/_templates``; a source checkout (and an
+    editable install) uses the repository's top-level ``templates/``.
+    """
+    package = Path(__file__).resolve().parent
+    installed = package / "_templates"
+    return installed if installed.is_dir() else package.parent / "templates"
 
 
 def template_dirs(project_root: Path) -> tuple[Path, ...]:
