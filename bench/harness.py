@@ -174,20 +174,24 @@ def template_edit(project: Path, only: Sequence[str]) -> dict[str, Any]:
         timed_command(build_args(only), project)
 
 
-def newspaper_ratio(project: Path, k: int = 24) -> dict[str, Any]:
+def _sample(project: Path, k: int) -> tuple[list[Any], Any]:
+    """The first ``k`` notices of a generated project and a RenderContext for the demo day."""
+    from pipeline.load import load_notices
+    from pipeline.project import Project
+    from pipeline.renderers.base import RenderContext
+
+    opened = Project.open(project)
+    notices = load_notices([opened.content_dir], opened.config, opened.root).notices[:k]
+    return notices, RenderContext(config=opened.config, today=TODAY, templates=opened.templates)
+
+
+def newspaper_ratio(project: Path, k: int = 48) -> dict[str, Any]:
     """Blocks per second batched in one WeasyPrint document against one document per block."""
     try:
         from pipeline.renderers import newspaper
     except ImportError as exc:
         return {"skipped": f"newspaper renderer not available: {exc}"}
-    from pipeline.load import load_notices
-    from pipeline.project import Project
-    from pipeline.renderers.base import RenderContext
-
-    project_obj = Project.open(project)
-    notices = load_notices([project_obj.content_dir], project_obj.config, project_obj.root)
-    sample = notices.notices[:k]
-    ctx = RenderContext(config=project_obj.config, today=TODAY, templates=project_obj.templates)
+    sample, ctx = _sample(project, k)
     renderer = newspaper.NewspaperRenderer()
     list(renderer.render(sample[:2], ctx))  # load fonts and templates once, as a worker would
 
@@ -212,14 +216,7 @@ def card_cost(project: Path, k: int = 40) -> dict[str, Any]:
         from pipeline.renderers.card import CardRenderer
     except ImportError as exc:
         return {"skipped": f"card renderer not available: {exc}"}
-    from pipeline.load import load_notices
-    from pipeline.project import Project
-    from pipeline.renderers.base import RenderContext
-
-    project_obj = Project.open(project)
-    notices = load_notices([project_obj.content_dir], project_obj.config, project_obj.root)
-    sample = notices.notices[:k]
-    ctx = RenderContext(config=project_obj.config, today=TODAY, templates=project_obj.templates)
+    sample, ctx = _sample(project, k)
     renderer = CardRenderer()
     list(renderer.render(sample[:1], ctx))
 
