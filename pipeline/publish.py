@@ -40,11 +40,13 @@
    b. *call* ``channel.deliver(delivery)``; for the withdrawal of a notice-scoped delivery,
       first ``channel.withdraw(previous receipt)`` (take back what can be taken back), then
       the ``withdrawal`` delivery (tell the rest: Telegram edits its caption to 【撤回】);
-   c. *outcome*: ``delivered`` with the receipt; ``TransientError`` (or any unexpected
-      exception) becomes ``retry`` with ``next_at`` from exponential backoff with jitter
-      (``pipeline.publish_backoff``; a ``retry_after`` from the far side wins), or ``failed``
-      once ``publish.max_attempts`` attempts were made; ``PermanentError`` becomes ``failed``
-      with its reason and is never retried.
+   c. *outcome*: ``delivered`` with the receipt; ``TransientError`` becomes ``retry`` with
+      ``next_at`` from exponential backoff with jitter (``pipeline.publish_backoff``; a
+      ``retry_after`` from the far side wins), or ``failed`` once ``publish.max_attempts``
+      attempts were made; ``PermanentError`` becomes ``failed`` with its reason and is never
+      retried. ``InDoubtError`` (a timeout after the request went out) and any unexpected
+      exception may mean it arrived: on an at-most-once channel the key becomes ``in-doubt``
+      for an operator, on an idempotent one it is retried like a transient error.
 
    The ledger is SQLite in WAL mode, append-only (``pipeline.ledger``); the intent is on
    disk before the call, so whatever instant a run is killed at, the next run knows what
