@@ -35,7 +35,13 @@ from pipeline.errors import Location, Problem, RenderError
 from pipeline.load import LoadResult, load_notices
 from pipeline.model import Notice
 from pipeline.project import Project
-from pipeline.renderers.base import Artifact, RenderContext, Renderer, RenderOptions
+from pipeline.renderers.base import (
+    Artifact,
+    BaseRenderer,
+    RenderContext,
+    Renderer,
+    RenderOptions,
+)
 from pipeline.templating import make_environment, templates_digest
 
 MANIFEST_VERSION = 1
@@ -330,7 +336,8 @@ def plan(renderers: Sequence[Renderer], notices: Sequence[Notice], ctx: RenderCo
                 todo.append(notice)
         skipped[name] = len(notices) - len(todo)
         jobs.extend(_batches(renderer, todo, manifest, workers))
-        if type(renderer).render_collection is not _no_collection(renderer):
+        # Renderers that keep BaseRenderer's empty render_collection have no collection.
+        if type(renderer).render_collection is not BaseRenderer.render_collection:
             tokens = sorted((n.id, renderer.collection_token(n, ctx))
                             for n in collection_notices)
             key = _sha(base, templates_digest(env, renderer.collection_templates),
@@ -343,12 +350,6 @@ def plan(renderers: Sequence[Renderer], notices: Sequence[Notice], ctx: RenderCo
                 jobs.append(Job(name, tuple(collection_notices), collection=True,
                                 previous=previous))
     return Plan(jobs, keys, skipped)
-
-
-def _no_collection(renderer: Renderer) -> Any:
-    from pipeline.renderers.base import BaseRenderer
-
-    return BaseRenderer.render_collection
 
 
 def _batches(renderer: Renderer, todo: list[Notice], manifest: Manifest,
