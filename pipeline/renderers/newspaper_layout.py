@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import Any
 
 from jinja2 import Environment
@@ -33,16 +32,8 @@ from pipeline.renderers.newspaper_grid import (
 )
 from pipeline.renderers.newspaper_proof import split_and_proof
 from pipeline.renderers.newspaper_subsetting import warn_if_slow_subsetting
+from pipeline.renderers.weasy import block_html
 from pipeline.templating import read_template_file
-
-# The few user-agent rules the block markup (templates/newspaper/blocks.html) needs. WeasyPrint's
-# full HTML5 stylesheet is matched against every element and costs about a tenth of the time.
-LEAN_UA_CSS = """
-html, body, section, header, footer, div, p, h1 { display: block }
-head, style, title, meta, script { display: none }
-b { font-weight: bold }
-br::before { content: "\\A"; white-space: pre-line }
-"""
 
 LINE_HEIGHT = 1.5  # body line height, in em; block.css says the same
 SHRINK_STEP_PT = 0.5
@@ -112,21 +103,17 @@ def _css(env: Environment) -> str:
     return read_template_file(env, "newspaper/block.css")
 
 
-@cache
-def _weasyprint() -> tuple[Any, Any]:
-    """An HTML class with the lean user-agent stylesheet, and one font configuration that
-    every batch of this process shares (fonts are found and loaded once)."""
-    from weasyprint import CSS, HTML
-    from weasyprint.text.fonts import FontConfiguration
+def warm_up(env: Environment) -> None:
+    """Import WeasyPrint and pdfium, and set one small document in the block's faces: the
+    fonts are found, loaded and subset once, before the first real batch."""
+    import pypdfium2  # noqa: F401
 
-    fonts = FontConfiguration()
-    stylesheet = CSS(string=LEAN_UA_CSS, font_config=fonts)
-
-    class BlockHTML(HTML):  # type: ignore[misc]
-        def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
-            return [stylesheet]
-
-    return BlockHTML, fonts
+    html_class, fonts = block_html()
+    sample = ('<section class="block"><p class="kicker">公示</p><h1>公示</h1>'
+              '<div class="body"><p>公示</p></div><div class="facts"><p><b>公示</b>公示</p></div>'
+              '</section>')
+    html = f"<style>{_css(env)}</style>{sample}"
+    html_class(string=html).render(font_config=fonts).write_pdf()
 
 
 def deal_lines(section: Any, spec: BlockSpec) -> int:
@@ -180,7 +167,7 @@ def set_blocks(specs: Sequence[BlockSpec], env: Environment, *,
                dpi: int) -> list[SetBlock]:
     """Lay out the batch, measure every block, and write PDFs and proofs for those that fit."""
     warn_if_slow_subsetting()
-    html_class, fonts = _weasyprint()
+    html_class, fonts = block_html()
     pages: dict[str, dict[str, Any]] = {}
     blocks = []
     for spec in specs:

@@ -1,8 +1,8 @@
 """One PDF per block out of the batch's PDF, and a grayscale PNG proof of each (pypdfium2).
 
-The proof's PNG is written here rather than by Pillow: Pillow tries every PNG row filter on
-every row, which takes longer than rendering the page. Unfiltered rows of a mostly white page
-compress just as well.
+The proof's PNG is written by ``png.encode``, not by Pillow: Pillow tries every PNG row filter
+on every row, which takes longer than rendering the page. Unfiltered rows of a mostly white
+page compress just as well.
 """
 
 from __future__ import annotations
@@ -10,14 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import struct
-import zlib
 from collections.abc import Sequence
 from datetime import date
 
-from PIL import Image
-
-METRES_PER_INCH = 0.0254
+from pipeline.renderers import png
 
 
 def split_and_proof(pdf: bytes, dpi: int, dates: Sequence[date]
@@ -41,7 +37,7 @@ def split_and_proof(pdf: bytes, dpi: int, dates: Sequence[date]
             page = source[index]
             image = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
             page.close()
-            outputs.append((reproducible(buffer.getvalue(), dates[index]), gray_png(image, dpi),
+            outputs.append((reproducible(buffer.getvalue(), dates[index]), png.encode(image, dpi),
                             image.size))
     finally:
         source.close()
@@ -60,23 +56,3 @@ def reproducible(pdf: bytes, created: date) -> bytes:
                        else match.group(0), pdf, count=1)
     digest = hashlib.md5(_FILE_ID.sub(b"", pdf), usedforsecurity=False).hexdigest().upper()
     return _FILE_ID.sub(f"/ID[<{digest}><{digest}>]".encode(), pdf, count=1)
-
-
-def gray_png(image: Image.Image, dpi: int) -> bytes:
-    """An 8-bit grayscale PNG of ``image`` (mode L), with its resolution recorded."""
-    width, height = image.size
-    raw = image.tobytes()
-    rows = b"".join(b"\x00" + raw[y * width:(y + 1) * width] for y in range(height))
-    per_metre = round(dpi / METRES_PER_INCH)
-    return b"".join((
-        b"\x89PNG\r\n\x1a\n",
-        _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)),
-        _chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
-        _chunk(b"IDAT", zlib.compress(rows, 1)),
-        _chunk(b"IEND", b""),
-    ))
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data)))

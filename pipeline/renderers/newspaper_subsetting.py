@@ -10,6 +10,8 @@ from __future__ import annotations
 import warnings
 from functools import cache
 
+from pipeline.renderers.weasy import weasyprint
+
 
 class SlowFontSubsettingWarning(RuntimeWarning):
     """WeasyPrint will subset fonts with fontTools: correct, but about 50x slower."""
@@ -19,6 +21,7 @@ class SlowFontSubsettingWarning(RuntimeWarning):
 def harfbuzz_subsetting() -> bool:
     """True when WeasyPrint found libharfbuzz-subset (and HarfBuzz is new enough to use it)."""
     try:
+        weasyprint()
         from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
     except (ImportError, OSError):
         return False

@@ -26,6 +26,7 @@ from typing import Any
 
 from pipeline.errors import RenderError
 from pipeline.fonts import FontFile, find_font, pil_font
+from pipeline.renderers import font_cmap
 
 ELLIPSIS = "…"
 PLACEHOLDER = "〓"  # 缺字符: the typesetter's mark for a character the type case lacks
@@ -183,13 +184,7 @@ def truncate_line(line: str, width: float, measure: Measure, ellipsis: str = ELL
 @cache
 def _codepoints(font: FontFile) -> frozenset[int]:
     """The characters a font has glyphs for (its best cmap), read once per process."""
-    from fontTools.ttLib import TTCollection, TTFont
-
-    if font.path.suffix.lower() in (".ttc", ".otc"):
-        face = TTCollection(str(font.path), lazy=True)[font.index]
-    else:
-        face = TTFont(str(font.path), lazy=True, fontNumber=font.index)
-    return frozenset(face.getBestCmap() or {})
+    return font_cmap.codepoints(font.path, font.index)
 
 
 @dataclass(frozen=True)
