@@ -46,6 +46,7 @@ from pipeline.templating import make_environment, templates_digest
 
 MANIFEST_VERSION = 1
 COLLECTION = "*"  # the manifest's key for a renderer's collection outputs
+POOL_THRESHOLD = 2  # one job renders in-process; more share the cores (workers fork cheaply)
 
 
 @dataclass(frozen=True)
@@ -223,25 +224,15 @@ _worker_ctx: RenderContext | None = None
 _worker_out: Path | None = None
 
 
-def _init_worker(spec: ContextSpec, out_dir: Path, warm: tuple[str, ...]) -> None:
+def _init_worker(spec: ContextSpec, out_dir: Path) -> None:
+    # One context per worker, so that its templates are compiled once, not once per job.
     global _worker_ctx, _worker_out
     _worker_ctx, _worker_out = spec.context(), out_dir
-    for name in warm:
-        try:
-            registry.get_renderer(name).warm_up(_worker_ctx)
-        except Exception:
-            # A warm-up is only a head start: the renderer's first job meets the same
-            # problem and reports it where it belongs, against the notices.
-            continue
 
 
 def _run_in_worker(job: Job) -> JobResult:
     assert _worker_ctx is not None and _worker_out is not None
     return run_job(job, _worker_ctx, _worker_out)
-
-
-def _started() -> None:
-    """The pool's first task: submitting it makes the executor start its workers."""
 
 
 def run_job(job: Job, ctx: RenderContext, out_dir: Path) -> JobResult:
@@ -390,62 +381,56 @@ def build(project: Project, options: BuildOptions,
     started = time.perf_counter()
     out_dir = (options.out_dir or project.out_dir).resolve()
     cache_dir = out_dir / ".cache"
+    loaded = load_notices(options.paths or (project.content_dir,), project.config, project.root,
+                          cache_file=cache_dir / "notices.pickle")
+    report = BuildReport(loaded=loaded, problems=list(loaded.problems),
+                         warnings=list(loaded.warnings))
+
     names = list(options.only or registry.renderer_names())
     renderers = [registry.get_renderer(name) for name in names]
     spec = ContextSpec(project.config, options.today, project.template_dirs, options.render)
+    ctx = spec.context()
+    manifest = Manifest(cache_dir / "manifest.json")
+    for renderer in renderers:
+        if not (out_dir / renderer.name).is_dir():  # removed by hand: its outputs are gone
+            manifest.entries.pop(renderer.name, None)
     workers = options.workers or os.cpu_count() or 1
-    pool = RenderPool(spec, out_dir, renderers, workers) if workers > 1 and renderers else None
-    used = False
-    try:
-        loaded = load_notices(options.paths or (project.content_dir,), project.config,
-                              project.root, cache_file=cache_dir / "notices.pickle")
-        report = BuildReport(loaded=loaded, problems=list(loaded.problems),
-                             warnings=list(loaded.warnings))
-        ctx = spec.context()
-        manifest = Manifest(cache_dir / "manifest.json")
-        for renderer in renderers:
-            if not (out_dir / renderer.name).is_dir():  # removed by hand: its outputs are gone
-                manifest.entries.pop(renderer.name, None)
 
-        # A notice whose file is invalid now keeps its last good outputs and its place in
-        # listings: a typo must not take a page off the public record.
-        kept = loaded.last_good
-        collection_notices = sorted([*loaded.notices, *kept.values()], key=lambda n: n.id)
-        the_plan = plan(renderers, loaded.notices, ctx, manifest, force=options.force,
-                        workers=workers, collection_notices=collection_notices)
-        for renderer in renderers:
-            report.renderers[renderer.name] = RendererReport(
-                renderer.name, skipped=the_plan.skipped[renderer.name],
-                out_dir=out_dir / renderer.name)
-        used = bool(the_plan.jobs)
-        results = _execute(the_plan.jobs, pool, ctx, out_dir, progress) if used else ()
-        for result in results:
-            entry = report.renderers[result.renderer]
-            entry.seconds += result.seconds
-            entry.files_written += result.written
-            for notice_id, message in result.errors:
-                path = loaded.paths.get(notice_id or "")
-                where = project.display(path) if path else (notice_id or result.renderer)
-                report.problems.append(Problem(Location(where), f"{result.renderer}: {message}"))
-            for notice_id, records in result.files.items():
-                path = loaded.paths.get(notice_id)
-                located = Location(project.display(path) if path else result.renderer)
-                report.warnings.extend(
-                    Problem(located, f"{result.renderer}: {text}", severity="warning")
-                    for record in records for text in record.meta.get("warnings", ()))
-                key = the_plan.keys[(result.renderer, notice_id)]
-                old = {f["path"] for f in manifest.files(result.renderer, notice_id)}
-                entry.files_removed += _remove(out_dir / result.renderer,
-                                               old - {r.path for r in records})
-                manifest.set(result.renderer, notice_id, key, records,
-                             source=str(path) if path else None)
-                if notice_id == COLLECTION:
-                    entry.collection = True
-                else:
-                    entry.rendered += 1
-    finally:
-        if pool is not None:
-            pool.close(used=used)
+    # A notice whose file is invalid now keeps its last good outputs and its place in listings:
+    # a typo must not take a page off the public record.
+    kept = loaded.last_good
+    collection_notices = sorted([*loaded.notices, *kept.values()], key=lambda n: n.id)
+    the_plan = plan(renderers, loaded.notices, ctx, manifest, force=options.force,
+                    workers=workers, collection_notices=collection_notices)
+    for renderer in renderers:
+        report.renderers[renderer.name] = RendererReport(
+            renderer.name, skipped=the_plan.skipped[renderer.name],
+            out_dir=out_dir / renderer.name)
+
+    for result in _execute(the_plan.jobs, spec, ctx, out_dir, workers, progress):
+        entry = report.renderers[result.renderer]
+        entry.seconds += result.seconds
+        entry.files_written += result.written
+        for notice_id, message in result.errors:
+            path = loaded.paths.get(notice_id or "")
+            where = project.display(path) if path else (notice_id or result.renderer)
+            report.problems.append(Problem(Location(where), f"{result.renderer}: {message}"))
+        for notice_id, records in result.files.items():
+            path = loaded.paths.get(notice_id)
+            where = Location(project.display(path) if path else result.renderer)
+            report.warnings.extend(
+                Problem(where, f"{result.renderer}: {text}", severity="warning")
+                for record in records for text in record.meta.get("warnings", ()))
+            key = the_plan.keys[(result.renderer, notice_id)]
+            old = {f["path"] for f in manifest.files(result.renderer, notice_id)}
+            entry.files_removed += _remove(out_dir / result.renderer,
+                                           old - {r.path for r in records})
+            manifest.set(result.renderer, notice_id, key, records,
+                         source=str(path) if path else None)
+            if notice_id == COLLECTION:
+                entry.collection = True
+            else:
+                entry.rendered += 1
 
     # Outputs of notices whose source file is gone are removed; invalid files keep theirs.
     live = set(loaded.paths) | set(kept)
@@ -461,64 +446,31 @@ def build(project: Project, options: BuildOptions,
     return report
 
 
-class RenderPool:
-    """Render worker processes, started before the build knows its work.
+def _execute(jobs: list[Job], spec: ContextSpec, ctx: RenderContext, out_dir: Path,
+             workers: int, progress: ProgressCallback | None) -> Iterable[JobResult]:
+    total = len(jobs)
+    if progress:
+        progress(0, total)
+    if total < POOL_THRESHOLD or workers <= 1:
+        for done, job in enumerate(jobs, start=1):
+            yield run_job(job, ctx, out_dir)
+            if progress:
+                progress(done, total)
+        return
+    # The costliest first, so that the pool does not end waiting on one late big job: batches
+    # of renderers with a heavy start (WeasyPrint's fonts), then collections, then the rest.
+    def cost(job: Job) -> tuple[int, bool, int]:
+        heavy = getattr(registry.renderer_class(job.renderer), "min_batch_size", 1)
+        return (-heavy, not job.collection, -len(job.notices))
 
-    A renderer's first job in a process pays for its start-up: the newspaper imports WeasyPrint
-    and loads its fonts, the card finds its font files (half a second and more). The workers
-    are started as soon as the renderers are known and do this while the main process loads and
-    plans the notices, so that an edit of one notice does not wait for it afterwards. A build
-    with nothing to render stops them without waiting.
-    """
-
-    def __init__(self, spec: ContextSpec, out_dir: Path, renderers: Sequence[Renderer],
-                 workers: int) -> None:
-        # The slowest to warm up first (WeasyPrint): its jobs are also the first to be handed out.
-        warm = tuple(r.name for r in sorted(renderers, key=lambda r: -getattr(
-            r, "min_batch_size", 1)) if type(r).warm_up is not BaseRenderer.warm_up)
-        self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                         initargs=(spec, out_dir, warm))
-        self._pool.submit(_started)
-
-    def run(self, jobs: list[Job], progress: ProgressCallback | None) -> Iterable[JobResult]:
-        total = len(jobs)
-        if progress:
-            progress(0, total)
-
-        # The costliest first, so that the pool does not end waiting on one late big job:
-        # batches of renderers with a heavy start (WeasyPrint's fonts), then collections, then
-        # the rest.
-        def cost(job: Job) -> tuple[int, bool, int]:
-            heavy = getattr(registry.renderer_class(job.renderer), "min_batch_size", 1)
-            return (-heavy, not job.collection, -len(job.notices))
-
-        futures = [self._pool.submit(_run_in_worker, job) for job in sorted(jobs, key=cost)]
+    ordered = sorted(jobs, key=cost)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                             initargs=(spec, out_dir)) as pool:
+        futures = [pool.submit(_run_in_worker, job) for job in ordered]
         for done, future in enumerate(as_completed(futures), start=1):
             yield future.result()
             if progress:
                 progress(done, total)
-
-    def close(self, *, used: bool) -> None:
-        if not used:
-            # Still warming up, for nothing: the executor has no public way to stop a worker
-            # in its initializer, and waiting would add up to a second to a no-op build.
-            for process in list(getattr(self._pool, "_processes", {}).values()):
-                process.terminate()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _execute(jobs: list[Job], pool: RenderPool | None, ctx: RenderContext, out_dir: Path,
-             progress: ProgressCallback | None) -> Iterable[JobResult]:
-    if pool is not None:
-        yield from pool.run(jobs, progress)
-        return
-    total = len(jobs)
-    if progress:
-        progress(0, total)
-    for done, job in enumerate(jobs, start=1):
-        yield run_job(job, ctx, out_dir)
-        if progress:
-            progress(done, total)
 
 
 def _remove(base: Path, relative_paths: Iterable[str]) -> int:

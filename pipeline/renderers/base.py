@@ -114,11 +114,6 @@ class Renderer(Protocol):
         """What of a notice the collection outputs depend on."""
         ...
 
-    def warm_up(self, ctx: RenderContext) -> None:
-        """Load what the first render would load (libraries, fonts); the build calls it in its
-        workers while it is still loading and planning."""
-        ...
-
 
 class BaseRenderer:
     """Sensible defaults for the optional parts of the Renderer protocol."""
@@ -151,6 +146,3 @@ class BaseRenderer:
         Narrow it (a playlist only shows running notices' lines) to keep edits cheap.
         """
         return f"{notice.content_hash}:{self.cache_token(notice, ctx)}"
-
-    def warm_up(self, ctx: RenderContext) -> None:
-        """Nothing to load ahead: override where the first render pays a start-up cost."""

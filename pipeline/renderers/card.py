@@ -44,12 +44,6 @@ class CardRenderer(BaseRenderer):
         for notice in notices:
             yield from self.render_one(notice, ctx, style, specs)
 
-    def warm_up(self, ctx: RenderContext) -> None:
-        # Finding the font files (fc-match) and reading their character maps.
-        style = load_style(ctx.templates)
-        for weight in ("Regular", "Bold"):
-            style.stack(weight).font_index("公")
-
     def render_one(self, notice: Notice, ctx: RenderContext, style: CardStyle,
                    specs: Sequence[CardSpec]) -> Iterator[Artifact]:
         url = ctx.notice_url(notice.id)

@@ -25,7 +25,7 @@ from pipeline.renderers import qr
 from pipeline.renderers.base import Artifact, BaseRenderer, RenderContext
 from pipeline.renderers.newspaper_content import block_content
 from pipeline.renderers.newspaper_grid import Grid, mm_to_pt, text_columns
-from pipeline.renderers.newspaper_layout import BlockSpec, SetBlock, fit_or_shrink, warm_up
+from pipeline.renderers.newspaper_layout import BlockSpec, SetBlock, fit_or_shrink
 
 QR_SIZE_MM = 20.0  # quiet zone included; the rule is at least 15 mm
 
@@ -124,9 +124,6 @@ class NewspaperRenderer(BaseRenderer):
         blocks = set_notices(notices, ctx)
         return iter([artifact for notice, block in zip(notices, blocks, strict=True)
                      for artifact in artifacts_of_block(notice, block, dpi)])
-
-    def warm_up(self, ctx: RenderContext) -> None:
-        warm_up(ctx.templates)
 
     def cache_token(self, notice: Notice, ctx: RenderContext) -> str:
         # The block shows no day-dependent state (the publicity period is printed as dates).

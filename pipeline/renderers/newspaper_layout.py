@@ -103,19 +103,6 @@ def _css(env: Environment) -> str:
     return read_template_file(env, "newspaper/block.css")
 
 
-def warm_up(env: Environment) -> None:
-    """Import WeasyPrint and pdfium, and set one small document in the block's faces: the
-    fonts are found, loaded and subset once, before the first real batch."""
-    import pypdfium2  # noqa: F401
-
-    html_class, fonts = block_html()
-    sample = ('<section class="block"><p class="kicker">公示</p><h1>公示</h1>'
-              '<div class="body"><p>公示</p></div><div class="facts"><p><b>公示</b>公示</p></div>'
-              '</section>')
-    html = f"<style>{_css(env)}</style>{sample}"
-    html_class(string=html).render(font_config=fonts).write_pdf()
-
-
 def deal_lines(section: Any, spec: BlockSpec) -> int:
     """Move the body's lines into the block's text columns; returns lines per column.
 
