@@ -30,10 +30,25 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.yamlsrc import FieldProblem
+from pipeline.yamlsrc import CharacterProblem, FieldProblem
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+
+# The years a notice may name. Publishing adds days to these dates (the end of a publicity
+# period, retries, "recently published"), and Python's calendar stops at the year 9999; a
+# year outside this window is a typo, never a real notice.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+MAX_REVISION = 10_000
+MAX_PEOPLE = 100_000_000  # more households or people than a county has is a typo
+
+# Characters a one-line field (title, summary, names) must not hold: C0 and C1 controls
+# (invisible, and they break SMS, tickers and captions) and the bidi embeddings, overrides and
+# isolates that make text display in an order other than the one it is stored in.
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_UNSAFE_IN_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+# Free text (the body) keeps tabs and line breaks; the rest is escaped, not refused.
+_UNSAFE_IN_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
 
 
 class LabelledEnum(StrEnum):
@@ -190,7 +205,53 @@ def _plausible_phone(value: str) -> str:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_strip), Field(min_length=1)]
+def character_name(char: str) -> str:
+    """'\\u202e' -> 'U+202E (RIGHT-TO-LEFT OVERRIDE)', for error messages."""
+    import unicodedata
+
+    code = f"U+{ord(char):04X}"
+    name = unicodedata.name(char, "")
+    return f"{code} ({name})" if name else f"{code} (a control character)"
+
+
+def _one_line(value: str) -> str:
+    match = _UNSAFE_IN_LINE.search(value)
+    if match is not None:
+        char = match.group()
+        raise CharacterProblem(
+            match.start(), char,
+            f"{character_name(char)} at character {match.start() + 1} is not allowed in a "
+            "one-line field; delete it (it is invisible in most editors)")
+    return value
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Control Pictures block: U+0007 -> '␇'
+    if code == 0x7F:
+        return "\u2421"  # '␡'
+    return f"[U+{code:04X}]"
+
+
+def _escape_unsafe(value: str) -> str:
+    """Free text may carry control and bidi characters; they are shown, never obeyed."""
+    return _UNSAFE_IN_TEXT.sub(lambda m: _visible(m.group()), value)
+
+
+def _in_calendar(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"{value.isoformat()[:10]} is outside the years {FIRST_YEAR} to "
+                         f"{LAST_YEAR}; check the year")
+    return value
+
+
+# One line of text (titles, names, places): control and bidi characters are refused.
+Text = Annotated[str, BeforeValidator(_strip), Field(min_length=1), AfterValidator(_one_line)]
+# Paragraphs (the body, explanations): control and bidi characters are escaped.
+FreeText = Annotated[str, BeforeValidator(_strip), Field(min_length=1),
+                     AfterValidator(_escape_unsafe)]
+CalendarDate = Annotated[date, AfterValidator(_in_calendar)]
 Phone = Annotated[str, BeforeValidator(_phone_text), AfterValidator(_plausible_phone)]
 Yuan = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2)]
 
@@ -204,8 +265,8 @@ class Frozen(BaseModel):
 
 
 class DateRange(Frozen):
-    start: date
-    end: date
+    start: CalendarDate
+    end: CalendarDate
 
     @model_validator(mode="after")
     def _ordered(self) -> DateRange:
@@ -248,9 +309,9 @@ class FundSource(Frozen):
 
 
 class Beneficiaries(Frozen):
-    households: int = Field(ge=0)
-    poor_households: int = Field(ge=0)
-    people: int | None = Field(default=None, ge=0)
+    households: int = Field(ge=0, le=MAX_PEOPLE)
+    poor_households: int = Field(ge=0, le=MAX_PEOPLE)
+    people: int | None = Field(default=None, ge=0, le=MAX_PEOPLE)
 
     @model_validator(mode="after")
     def _poor_within_all(self) -> Beneficiaries:
@@ -268,15 +329,15 @@ class Project(Frozen):
 
     name: Text
     location: Text
-    content: Text
+    content: FreeText
     subsidy_standard: Text | None = None
     period: DateRange | None = None
     implementer: Text
     responsible: Person
     funds: tuple[FundSource, ...] = Field(min_length=1)
     total: Yuan | None = None  # a stated total; if given, the sources must add up to it
-    performance_goal: Text | None = None
-    poverty_mechanism: Text | None = None
+    performance_goal: FreeText | None = None
+    poverty_mechanism: FreeText | None = None
     beneficiaries: Beneficiaries | None = None
 
     @model_validator(mode="after")
@@ -323,13 +384,13 @@ class Attachment(Frozen):
 class Correction(Frozen):
     """What a revision >= 2 changed, said in words for the reader (更正说明)."""
 
-    note: Text
-    changes: tuple[Text, ...] = ()
+    note: FreeText
+    changes: tuple[FreeText, ...] = ()
 
 
 class Withdrawal(Frozen):
-    reason: Text
-    on: date | None = None  # the day it was withdrawn; defaults to the build day
+    reason: FreeText
+    on: CalendarDate | None = None  # the day it was withdrawn; defaults to the build day
 
 
 class Notice(Frozen):
@@ -338,7 +399,7 @@ class Notice(Frozen):
     _content_hash: str | None = PrivateAttr(default=None)
 
     id: Annotated[str, BeforeValidator(_phone_text), Field(min_length=1, max_length=80)]
-    revision: int = Field(default=1, ge=1)
+    revision: int = Field(default=1, ge=1, le=MAX_REVISION)
     kind: Annotated[Kind, BeforeValidator(Kind.coerce)]
     title: Annotated[Text, Field(max_length=200)]
     issuer: Text
@@ -349,8 +410,8 @@ class Notice(Frozen):
     project: Project | None = None
     contact: Contact = Contact()
     summary: Annotated[Text, Field(max_length=200)]
-    body: Text
-    interpretation: Text | None = None  # 政策解读, for policy documents
+    body: FreeText
+    interpretation: FreeText | None = None  # 政策解读, for policy documents
     attachments: tuple[Attachment, ...] = ()
     channels: tuple[Text, ...] | None = None  # None: the config's default for the kind
     status: Annotated[Status, BeforeValidator(Status.coerce)] = Status.draft
@@ -395,6 +456,7 @@ class Notice(Frozen):
     def _aware(cls, value: datetime, info: ValidationInfo) -> datetime:
         # Unquoted YAML times arrive as datetimes, quoted ones as text that pydantic parses;
         # either way a time without an offset is local time in the office's zone.
+        _in_calendar(value)
         if value.tzinfo is None:
             return value.replace(tzinfo=_zone(info))
         return value

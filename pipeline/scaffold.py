@@ -8,13 +8,19 @@ to look up their names. The notice starts as a draft: nothing is published until
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from datetime import date, timedelta
 from pathlib import Path
 
 from pipeline.config import Config
 from pipeline.errors import InputError
-from pipeline.model import SLUG, Kind, Level
+from pipeline.model import SLUG, Kind, Level, Notice
+from pipeline.oshints import path_of, what_to_do
+
+# The longest id a notice may have (the model's limit), well inside any file system's limit of
+# 255 bytes for a file name.
+MAX_ID_LENGTH = Notice.model_fields["id"].metadata[-1].max_length
 
 COMMENT_COLUMN = 36  # where the Chinese comments start, in display columns
 
@@ -137,11 +143,27 @@ def scaffold(kind_text: str, notice_id: str, folder: Path, config: Config, today
         raise InputError.at("<command line>", 0, 0,
                             f"id {notice_id!r} is not a slug; use lower-case letters, digits, "
                             "'-' and '_', e.g. sf-2018-0012")
+    if len(notice_id) > MAX_ID_LENGTH:
+        raise InputError.at("<command line>", 0, 0,
+                            f"id is {len(notice_id)} characters long, over the limit of "
+                            f"{MAX_ID_LENGTH}; choose a shorter id, e.g. sf-2018-0012")
     path = folder / f"{notice_id}.yaml"
-    if path.exists():
-        raise InputError.at(str(path), 0, 0, "file exists already; choose another id")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(scaffold_text(kind, notice_id, config, today), "utf-8")
+    text = scaffold_text(kind, notice_id, config, today).encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise InputError.at(str(path), 0, 0, "file exists already; choose another id") from None
+    except OSError as exc:
+        raise InputError.at(path_of(exc, path), 0, 0,
+                            f"cannot write the new notice: {what_to_do(exc)}") from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(text)
+    except OSError as exc:
+        path.unlink(missing_ok=True)  # never leave half a notice behind
+        raise InputError.at(str(path), 0, 0,
+                            f"cannot write the new notice: {what_to_do(exc)}") from None
     return path
 
 

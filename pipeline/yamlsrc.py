@@ -43,8 +43,23 @@ class FieldProblem(ValueError):
     e.g. ``"{path}.end is before {path}.start"`` becomes ``"publicity.end is before ..."``.
     """
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str | tuple[str, ...], message: str) -> None:
         self.field = field
+        self.message = message
+        super().__init__(message)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.field,) if isinstance(self.field, str) else self.field
+
+
+class CharacterProblem(ValueError):
+    """Raised by validators for a character that is not allowed at ``index`` of a text value,
+    so that the error points at the character itself where the file holds it literally."""
+
+    def __init__(self, index: int, char: str, message: str) -> None:
+        self.index = index
+        self.char = char
         self.message = message
         super().__init__(message)
 
@@ -76,6 +91,17 @@ class SourceDoc:
 
     def problem(self, loc: LocPath, message: str, *, key: bool = False) -> Problem:
         return Problem(self.locate(loc, key=key), message)
+
+    def locate_character(self, loc: LocPath, char: str) -> Location:
+        """Where ``char`` is written in the value at ``loc``: its own column when it appears
+        literally on the value's first line, else the start of the value."""
+        start = self.locate(loc)
+        lines = self.text.splitlines()
+        if 1 <= start.line <= len(lines):
+            column = lines[start.line - 1].find(char, max(start.column - 1, 0))
+            if column >= 0:
+                return Location(self.path, start.line, column + 1)
+        return start
 
     def source_lines(self, line: int, context: int = 1) -> list[tuple[int, str]]:
         """The numbered lines around ``line``, for showing where an error is."""
@@ -141,6 +167,8 @@ def parse(text: str, path: str) -> SourceDoc:
         mark = exc.problem_mark
         tab = _tab_error(text, path, mark.line + 1) if mark is not None else None
         raise (tab or _syntax_error(exc, path)) from None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, path) from None
     except yaml.YAMLError as exc:
         raise InputError.at(path, 1, 1, f"YAML syntax error: {exc}") from None
     doc = SourceDoc(path=path, data=None, text=text)
@@ -148,6 +176,19 @@ def parse(text: str, path: str) -> SourceDoc:
         raise InputError.at(path, 1, 1, "file is empty; it should hold one YAML mapping")
     doc.data = _Builder(doc).build(root, ())
     return doc
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, path: str) -> InputError:
+    """A character YAML refuses to read at all (a control character written into the file)."""
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+    # libyaml counts the position in bytes, PyYAML in characters; the first occurrence of the
+    # character is the place either way, since the reader stops at the first one it refuses.
+    position = max(text.find(chr(code)), 0)
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return InputError.at(path, line, column,
+                         f"control character U+{code:04X} is not allowed in a YAML file; "
+                         "delete it (it is invisible in most editors)")
 
 
 # Hints for the YAML errors that office staff meet most, keyed by the start of the problem.
@@ -179,10 +220,29 @@ def read(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: str |
     """Read and parse a YAML file; ``display`` is the path shown in errors."""
     shown = display or str(path)
     try:
+        not_regular = special_file_kind(Path(path).stat().st_mode)
+        if not_regular:
+            # Never opened: opening a FIFO blocks until someone writes to it.
+            raise InputError.at(shown, 0, 0, f"is {not_regular}, not a regular file; only "
+                                "files may be read here, remove it or replace it by a file")
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise InputError.at(shown, 0, 0, f"cannot read file: {exc.strerror}") from None
     return parse(decode(raw, shown, max_bytes=max_bytes), shown)
+
+
+def special_file_kind(mode: int) -> str | None:
+    """What a file that is not a regular file is ('a FIFO (named pipe)'), or None."""
+    import stat
+
+    if stat.S_ISREG(mode):
+        return None
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 class _Builder:
@@ -327,8 +387,12 @@ def validation_problems(
         original = (err.get("ctx") or {}).get("error")
         if isinstance(original, FieldProblem):
             message = original.message.replace("{path}", _dotted(loc))
-            loc = (*loc, original.field)
+            loc = (*loc, *original.fields)
             problems.append(doc.problem(loc, message))
+            continue
+        if isinstance(original, CharacterProblem):
+            problems.append(Problem(doc.locate_character(loc, original.char),
+                                    f"{_dotted(loc)}: {original.message}"))
             continue
         where = _dotted(loc)
         if kind == "missing":
