@@ -106,6 +106,8 @@ class Sms(Section):
     county_to_everyone: bool = True
     subscribers: str | None = "subscribers.csv"
     notify_withdrawal: bool = True
+    # A reply (MO) that is one of these words, whatever its case or width, opts the phone out.
+    opt_out_words: list[str] = Field(default_factory=lambda: ["T", "TD", "退订"])
 
 
 class TelegramChannel(Section):
@@ -141,12 +143,21 @@ class SmppSettings(Section):
     messages_per_second: float = Field(default=10.0, gt=0)  # submit_sm PDUs, one per part
     registered_delivery: bool = True  # ask the SMSC for delivery receipts
     timeout_s: float = Field(default=10.0, gt=0)
+    # One session per publish run: a transceiver bind sends and receives (receipts, replies);
+    # "transmitter+receiver" is two binds for an account that allows no transceiver.
+    bind: Literal["transceiver", "transmitter", "transmitter+receiver"] = "transceiver"
+    window: int = Field(default=10, ge=1, le=100)  # submit_sm awaiting an answer at once
+    throttle_retries: int = Field(default=3, ge=0, le=10)  # resends of a throttled part
+    throttle_pause_s: float = Field(default=1.0, ge=0)  # doubled after each throttled resend
+    linger_s: float = Field(default=1.0, ge=0)  # stay bound after the last text, for receipts
 
 
 class HttpSmsSettings(Section):
     url: str
     token_env: str = "NOTICECAST_SMS_TOKEN"
     timeout_s: float = 10.0
+    # `noticecast serve-callbacks`: the gateway posts receipts and replies with this secret.
+    callback_secret_env: str = "NOTICECAST_SMS_CALLBACK_SECRET"
 
 
 class SmsChannel(Section):

@@ -44,7 +44,7 @@ import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,8 +108,59 @@ MIGRATIONS: tuple[str, ...] = (
         FROM deliveries d
         JOIN events e ON e.seq = (SELECT MAX(seq) FROM events WHERE delivery_id = d.id);
     """,
+    # 3: what comes back from SMS: the message id of every part an SMSC or gateway accepted,
+    # the handset receipts for them, and the phones that replied with an opt-out word
+    # (keyed like the subscribers: a hash, with a masked label for people)
+    """
+    CREATE TABLE sms_parts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        batch TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        parts INTEGER NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX sms_parts_by_message ON sms_parts (channel, message_id);
+    CREATE INDEX sms_parts_by_batch ON sms_parts (batch, target);
+    CREATE TABLE receipts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('handset-delivered', 'undeliverable', 'expired')),
+        stat TEXT NOT NULL,
+        error TEXT,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX receipts_by_message ON receipts (channel, message_id);
+    CREATE TABLE suppressions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        target TEXT NOT NULL,
+        target_label TEXT NOT NULL,
+        word TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX suppressions_by_target ON suppressions (target);
+    CREATE TRIGGER sms_parts_append_only_update BEFORE UPDATE ON sms_parts
+        BEGIN SELECT RAISE(ABORT, 'ledger sms_parts are append-only'); END;
+    CREATE TRIGGER sms_parts_append_only_delete BEFORE DELETE ON sms_parts
+        BEGIN SELECT RAISE(ABORT, 'ledger sms_parts are append-only'); END;
+    CREATE TRIGGER receipts_append_only_update BEFORE UPDATE ON receipts
+        BEGIN SELECT RAISE(ABORT, 'ledger receipts are append-only'); END;
+    CREATE TRIGGER receipts_append_only_delete BEFORE DELETE ON receipts
+        BEGIN SELECT RAISE(ABORT, 'ledger receipts are append-only'); END;
+    CREATE TRIGGER suppressions_append_only_update BEFORE UPDATE ON suppressions
+        BEGIN SELECT RAISE(ABORT, 'ledger suppressions are append-only'); END;
+    CREATE TRIGGER suppressions_append_only_delete BEFORE DELETE ON suppressions
+        BEGIN SELECT RAISE(ABORT, 'ledger suppressions are append-only'); END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+SMS_TABLES_VERSION = 3  # the migration that made sms_parts, receipts and suppressions
 
 
 def utc_now() -> datetime:
@@ -473,6 +524,120 @@ class Ledger:
         result = self.get(key)
         assert result is not None
         return result
+
+    # -- what comes back from SMS: message ids, handset receipts, opt-outs -------------------
+
+    def _has_sms_tables(self) -> bool:
+        return self.version >= SMS_TABLES_VERSION
+
+    def record_sms_parts(self, channel: str, target: str, batch: str,
+                         parts: Iterable[tuple[int, int, str]]) -> None:
+        """Remember the message id of each accepted part ``(part, parts, message_id)``, so a
+        receipt that names it can be matched to the delivery (target and digest)."""
+        with self._write():
+            for part, total, message_id in parts:
+                self.db.execute(
+                    "INSERT INTO sms_parts (channel, message_id, target, batch, part, parts, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (channel, message_id, target, batch, part, total, _iso(utc_now())))
+
+    def record_receipt(self, channel: str, message_id: str, state: str, stat: str,
+                       error: str | None, source: str) -> None:
+        """A handset receipt: ``handset-delivered``, ``undeliverable`` or ``expired``."""
+        with self._write():
+            self.db.execute(
+                "INSERT INTO receipts (channel, message_id, state, stat, error, at, source) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (channel, message_id, state, stat, error, _iso(utc_now()), source))
+
+    def handset_states(self) -> dict[tuple[str, str], HandsetState]:
+        """Per SMS delivery ``(batch, target)``: how many parts were accepted and the latest
+        receipt of each part, counted by state."""
+        if not self._has_sms_tables():
+            return {}
+        states: dict[tuple[str, str], HandsetState] = {}
+        for batch, target, parts, accepted in self.db.execute(
+                "SELECT batch, target, MAX(parts), COUNT(DISTINCT part) FROM sms_parts "
+                "GROUP BY batch, target"):
+            states[(batch, target)] = HandsetState(parts=parts, accepted=accepted)
+        for batch, target, state, count in self.db.execute(
+                "SELECT p.batch, p.target, r.state, COUNT(*) FROM sms_parts p JOIN receipts r "
+                "ON r.channel = p.channel AND r.message_id = p.message_id AND r.seq = "
+                "(SELECT MAX(seq) FROM receipts WHERE channel = p.channel "
+                "AND message_id = p.message_id) GROUP BY p.batch, p.target, r.state"):
+            states[(batch, target)].receipts[state] = count
+        return states
+
+    def receipts(self) -> list[dict[str, Any]]:
+        """Every receipt, oldest first, with the delivery it belongs to when known."""
+        if not self._has_sms_tables():
+            return []
+        rows = self.db.execute(
+            "SELECT r.seq, r.channel, r.message_id, r.state, r.stat, r.error, r.at, r.source, "
+            "p.target, p.batch, p.part, p.parts FROM receipts r LEFT JOIN sms_parts p "
+            "ON p.channel = r.channel AND p.message_id = r.message_id ORDER BY r.seq")
+        names = ("seq", "channel", "message_id", "state", "stat", "error", "at", "source",
+                 "target", "batch", "part", "parts")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def suppress(self, target: str, label: str, word: str, *, channel: str,
+                 source: str) -> bool:
+        """Put a phone (by its key) on the suppression list; False if it was on it already."""
+        with self._write():
+            if self.db.execute("SELECT 1 FROM suppressions WHERE target = ?",
+                               (target,)).fetchone():
+                return False
+            self.db.execute(
+                "INSERT INTO suppressions (target, target_label, word, channel, at, source) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (target, label, word, channel, _iso(utc_now()), source))
+        return True
+
+    def suppressions(self) -> list[Suppression]:
+        """Who opted out, when and how (the first opt-out of each phone), oldest first."""
+        if not self._has_sms_tables():
+            return []
+        return [Suppression(target, label, word, channel, _parse(at) or utc_now(), source)
+                for target, label, word, channel, at, source in self.db.execute(
+                    "SELECT target, target_label, word, channel, at, source FROM suppressions "
+                    "WHERE seq IN (SELECT MIN(seq) FROM suppressions GROUP BY target) "
+                    "ORDER BY seq")]
+
+
+@dataclass
+class HandsetState:
+    """What the handsets said about one SMS delivery, in parts."""
+
+    parts: int
+    accepted: int
+    receipts: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """'handset-delivered 3/3', 'undeliverable 1/2, no receipt 1/2'."""
+        shown = [f"{state} {count}/{self.parts}" for state, count in sorted(self.receipts.items())]
+        waiting = self.accepted - sum(self.receipts.values())
+        if waiting > 0:
+            shown.append(f"no receipt yet {waiting}/{self.parts}")
+        return ", ".join(shown)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"parts": self.parts, "accepted": self.accepted, "receipts": dict(self.receipts)}
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """A phone that asked for no more texts (by replying an opt-out word)."""
+
+    target: str  # the subscriber key (a hash of the phone)
+    target_label: str  # the masked phone
+    word: str
+    channel: str
+    at: datetime
+    source: str  # "smpp", "http callback", …
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "target_label": self.target_label, "word": self.word,
+                "channel": self.channel, "at": _iso(self.at), "source": self.source}
 
 
 def _statements(script: str) -> list[str]:
