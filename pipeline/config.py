@@ -13,10 +13,12 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,8 +30,31 @@ from pydantic import (
 from pipeline import yamlsrc
 from pipeline.errors import ConfigError, InputError
 from pipeline.model import DEFAULT_TIMEZONE, Kind, Level
+from pipeline.yamlsrc import FieldProblem
 
 CONFIG_NAME = "noticecast.yaml"
+MAX_TIMEOUT_S = 600.0
+Port = Annotated[int, Field(ge=1, le=65535)]
+Timeout = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)]
+
+
+def _http_url(value: str | None) -> str | None:
+    """An http(s) URL with a host and, if given, a port in 1..65535."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{value!r} has a port outside 1 to 65535; fix the port") from None
+    if port == 0:
+        raise ValueError(f"{value!r} has a port outside 1 to 65535; fix the port")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class Section(BaseModel):
@@ -54,49 +79,52 @@ class Site(Section):
     def _no_trailing_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"base_url {value!r} must start with http:// or https://")
+        _http_url(value)
         return value.rstrip("/")
 
 
 class Rules(Section):
-    min_publicity_days: int = Field(default=10, ge=1)
+    min_publicity_days: int = Field(default=10, ge=1, le=3650)
     min_publicity_levels: tuple[Level, ...] = (Level.town, Level.village)
-    max_file_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_file_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
 
 
 class Card(Section):
     print_dpi: int = Field(default=300, ge=150, le=1200)
-    title_min_px: int = Field(default=56, ge=24)
+    title_min_px: int = Field(default=56, ge=24, le=1024)
 
 
 class Newspaper(Section):
     """The page grid of the paper (default: a 四开 page, 6 columns)."""
 
-    page_width_mm: float = 390.0
-    page_height_mm: float = 543.0
-    margin_top_mm: float = 25.0
-    margin_bottom_mm: float = 25.0
-    margin_inner_mm: float = 20.0
-    margin_outer_mm: float = 20.0
+    page_width_mm: float = Field(default=390.0, gt=0, le=2000)
+    page_height_mm: float = Field(default=543.0, gt=0, le=2000)
+    margin_top_mm: float = Field(default=25.0, ge=0, le=500)
+    margin_bottom_mm: float = Field(default=25.0, ge=0, le=500)
+    margin_inner_mm: float = Field(default=20.0, ge=0, le=500)
+    margin_outer_mm: float = Field(default=20.0, ge=0, le=500)
     columns: int = Field(default=6, ge=1, le=12)
-    gutter_mm: float = Field(default=4.0, ge=0)
-    block_columns: int = Field(default=2, ge=1)  # the default width of a block
-    block_height_mm: float | None = Field(default=None, gt=0)  # None: auto height
+    gutter_mm: float = Field(default=4.0, ge=0, le=100)
+    block_columns: int = Field(default=2, ge=1, le=12)  # the default width of a block
+    block_height_mm: float | None = Field(default=None, gt=0, le=2000)  # None: auto height
     body_pt: float = Field(default=9.0, ge=5, le=24)
     min_body_pt: float = Field(default=8.0, ge=5, le=24)  # --shrink goes no lower
     proof_dpi: int = Field(default=150, ge=72, le=600)
 
 
 class Ticker(Section):
-    panel_width: int = Field(default=192, ge=32)
+    # A LED controller drives at most a few dozen modules in a row; 8192 pixels is far beyond
+    # any real panel and keeps the strip images well inside what Pillow will open.
+    panel_width: int = Field(default=192, ge=32, le=8192)
     panel_height: Literal[16, 32] = 16
     color: str = "#ff2000"
-    speed_px_per_s: float = Field(default=32.0, gt=0)
-    max_chars: int = Field(default=80, ge=20)
-    tv_speed_px_per_s: float = Field(default=120.0, gt=0)
+    speed_px_per_s: float = Field(default=32.0, ge=1, le=2000)
+    max_chars: int = Field(default=80, ge=20, le=1000)
+    tv_speed_px_per_s: float = Field(default=120.0, ge=1, le=5000)
     preview_scale: int = Field(default=4, ge=1, le=8)
     # The GIF preview shows one loop, but at most this long: a long playlist would make a
     # GIF of tens of megabytes that nobody watches to the end.
-    preview_max_s: float = Field(default=60.0, gt=0)
+    preview_max_s: float = Field(default=60.0, gt=0, le=600)
 
 
 class Sms(Section):
@@ -105,6 +133,9 @@ class Sms(Section):
     max_parts: int = Field(default=3, ge=1, le=10)
     county_to_everyone: bool = True
     subscribers: str | None = "subscribers.csv"
+    # A configured subscriber list that is missing or empty is an error in `publish` (no SMS
+    # would go out, and nobody would notice); false makes it a warning there too.
+    require_subscribers: bool = True
     notify_withdrawal: bool = True
     # A reply (MO) that is one of these words, whatever its case or width, opts the phone out.
     opt_out_words: list[str] = Field(default_factory=lambda: ["T", "TD", "退订"])
@@ -113,8 +144,8 @@ class Sms(Section):
 class TelegramChannel(Section):
     chat: str = "@noticecast_demo"
     token_env: str = "NOTICECAST_TELEGRAM_TOKEN"
-    api_base_url: str | None = None  # for a self-hosted or test Bot API server
-    timeout_s: float = Field(default=30.0, gt=0)  # per HTTP call (connect, upload, answer)
+    api_base_url: HttpUrl | None = None  # for a self-hosted or test Bot API server
+    timeout_s: Timeout = 30.0  # per HTTP call (connect, upload, answer)
     flood_retries: int = Field(default=1, ge=0, le=5)  # 429s that PTB's limiter waits out
 
 
@@ -122,27 +153,27 @@ class NewspaperChannel(Section):
     to: str | None = None  # the editor's address; None: the inbox folder only
     sender: str = "noticecast@localhost"
     smtp_host: str = "localhost"
-    smtp_port: int = 25
+    smtp_port: Port = 25
     smtp_user_env: str | None = None
     smtp_password_env: str | None = None
     starttls: bool = False
 
 
 class TickerChannel(Section):
-    endpoint: str | None = None  # signage/playout HTTP endpoint; None: the playlist folder
+    endpoint: HttpUrl | None = None  # signage/playout HTTP endpoint; None: the playlist folder
     token_env: str = "NOTICECAST_TICKER_TOKEN"
-    timeout_s: float = 10.0
+    timeout_s: Timeout = 10.0
 
 
 class SmppSettings(Section):
     host: str
-    port: int = 2775
+    port: Port = 2775
     system_id: str
     password_env: str = "NOTICECAST_SMPP_PASSWORD"
     source_addr: str = "106900000000"
     messages_per_second: float = Field(default=10.0, gt=0)  # submit_sm PDUs, one per part
     registered_delivery: bool = True  # ask the SMSC for delivery receipts
-    timeout_s: float = Field(default=10.0, gt=0)
+    timeout_s: Timeout = 10.0
     # One session per publish run: a transceiver bind sends and receives (receipts, replies);
     # "transmitter+receiver" is two binds for an account that allows no transceiver.
     bind: Literal["transceiver", "transmitter", "transmitter+receiver"] = "transceiver"
@@ -153,9 +184,9 @@ class SmppSettings(Section):
 
 
 class HttpSmsSettings(Section):
-    url: str
+    url: HttpUrl
     token_env: str = "NOTICECAST_SMS_TOKEN"
-    timeout_s: float = 10.0
+    timeout_s: Timeout = 10.0
     # `noticecast serve-callbacks`: the gateway posts receipts and replies with this secret.
     callback_secret_env: str = "NOTICECAST_SMS_CALLBACK_SECRET"
 
@@ -188,14 +219,22 @@ class Channels(Section):
 
 class Publish(Section):
     ledger: str = ".noticecast/ledger.sqlite"
-    max_attempts: int = Field(default=5, ge=1)
-    backoff_base_s: float = Field(default=30.0, gt=0)
-    backoff_max_s: float = Field(default=3600.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, le=1000)
+    # Bounded so that a retry time stays a date the calendar can hold.
+    backoff_base_s: float = Field(default=30.0, gt=0, le=86400)
+    backoff_max_s: float = Field(default=3600.0, gt=0, le=30 * 86400)
     # "full": every ledger write is fsynced, so even a power cut cannot lose the record that an
     # SMS was about to go out. "normal" survives a crash or kill of noticecast itself (the OS
     # still has the write) but not of the machine; it is many times faster on slow disks.
     durability: Literal["full", "normal"] = "full"
-    watch_interval_s: float = Field(default=300.0, ge=1)  # publish --watch: longest sleep
+    watch_interval_s: float = Field(default=300.0, ge=1, le=86400)  # publish --watch
+
+
+class FeedImport(Section):
+    """`noticecast import-feed`: how long and how much it may read."""
+
+    deadline_s: float = Field(default=60.0, gt=0, le=3600)  # the whole download, not per read
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
 
 
 ALL_CHANNELS = ("site", "telegram", "newspaper", "ticker", "sms")
@@ -228,6 +267,7 @@ class Config(Section):
     sms: Sms = Sms()
     channels: Channels = Channels()
     publish: Publish = Publish()
+    import_feed: FeedImport = FeedImport()
 
     # Where the file was read from; relative paths in the config are relative to it.
     root: Path = Field(default=Path("."), exclude=True)
@@ -250,6 +290,32 @@ class Config(Section):
             merged.update({Kind.parse(k): v for k, v in value.items()})
             return merged
         return value
+
+    @model_validator(mode="after")
+    def _usable_paths(self) -> Config:
+        """Paths that would pass loading and fail (or do harm) later are refused now."""
+        ledger = self.publish.ledger
+        if not ledger.strip() or ledger.endswith(("/", os.sep)) or self.path(ledger).is_dir():
+            raise FieldProblem(("publish", "ledger"), (
+                f"publish.ledger: {ledger!r} is a folder; name the ledger file, e.g. "
+                ".noticecast/ledger.sqlite"))
+        subscribers = self.sms.subscribers
+        if subscribers is not None and (not subscribers.strip()
+                                        or self.path(subscribers).is_dir()):
+            raise FieldProblem(("sms", "subscribers"), (
+                f"sms.subscribers: {subscribers!r} is a folder; name the CSV file, e.g. "
+                "subscribers.csv"))
+        for where, root in ((("site", "web_root"), self.site.web_root),
+                            (("channels", "site", "web_root"), self.channels.site.web_root)):
+            if root is None:
+                continue
+            resolved = self.path(root).resolve()
+            if resolved == Path(resolved.anchor) or resolved == self.root.resolve():
+                raise FieldProblem(where, (
+                    f"{'.'.join(where)}: {root!r} is the file system root or the project "
+                    "itself, which the site channel would replace; name a folder of its "
+                    "own, e.g. /var/www/gongshi"))
+        return self
 
     @property
     def zone(self) -> ZoneInfo:
