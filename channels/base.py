@@ -95,7 +95,9 @@ class Delivery:
     ``event`` says why: a first publication, a correction (a new revision, "更正"), a
     withdrawal ("撤回") or the end of the publicity period. ``previous`` is the receipt of the
     earlier delivery to the same target, when there was one (a correction replies to it, a
-    withdrawal edits it).
+    withdrawal edits it). ``earlier`` holds the receipts of every earlier delivery of the
+    notice to that target that reached it (a publication and any corrections), oldest first,
+    so that a correction or a withdrawal can mark each of them; ``previous`` is the last.
     """
 
     notice_id: str
@@ -104,6 +106,7 @@ class Delivery:
     artifacts: Sequence[Artifact]
     event: Event = "publish"
     previous: Receipt | None = None
+    earlier: tuple[Receipt, ...] = ()
 
 
 @runtime_checkable

@@ -445,7 +445,7 @@ class _Session:
                                   "`noticecast build` for its errors")
             return Delivery(notice_id=item.notice.id, revision=item.notice.revision,
                             target=batch.target, artifacts=artifacts, event=item.key.event,
-                            previous=item.previous)
+                            previous=item.previous, earlier=item.earlier)
         if batch.scope == "collection":
             renderer = _renderer_of(batch.channel, channel)
             artifacts = artifacts_of(self.project, renderer, COLLECTION) if renderer else []

@@ -65,6 +65,7 @@ class Item:
     mode: str
     previous: Receipt | None = None
     row: Row | None = None  # its ledger state now; None when it was never tried
+    earlier: tuple[Receipt, ...] = ()  # every receipt a correction or withdrawal marks
 
     @property
     def is_retry(self) -> bool:
@@ -154,7 +155,8 @@ def make_plan(notices: Sequence[Notice], channels: Sequence[ChannelInfo],
                 if not info.accepts(notice, target):
                     continue
                 past = history.get((notice.id, name, target.key), [])
-                for event, previous in _wanted(notice, info, past, seen_here, now, ends):
+                for event, previous, earlier in _wanted(notice, info, past, seen_here, now,
+                                                        ends):
                     key = Key(notice.id, notice.revision, event, name, target.key)
                     row = current.get(key)
                     due_retry = row is not None and row.state == RETRY and (
@@ -163,33 +165,38 @@ def make_plan(notices: Sequence[Notice], channels: Sequence[ChannelInfo],
                         if row.state == RETRY:
                             plan.waiting.append(row)
                         continue
-                    item = Item(key, notice, target, info.mode, previous, row)
+                    item = Item(key, notice, target, info.mode, previous, row, earlier)
                     _add(plan, groups, info, target, item)
     plan.cancel = _superseded(notices, current.values(), by_name)
     return plan
 
 
 def _wanted(notice: Notice, info: ChannelInfo, past: list[Row], seen_here: bool,
-            now: datetime, ends: datetime | None) -> list[tuple[str, Receipt | None]]:
+            now: datetime, ends: datetime | None
+            ) -> list[tuple[str, Receipt | None, tuple[Receipt, ...]]]:
     received = sorted((r for r in past if r.state in RECEIVED
                        and r.key.event in ("publish", "correction")), key=lambda r: r.seq)
     if notice.status is Status.withdrawn:
         if not received or (info.scope == "digest" and not info.tells_withdrawal):
             return []
-        return [("withdrawal", _receipt(received[-1]))]
-    wanted: list[tuple[str, Receipt | None]] = []
+        return [("withdrawal", _receipt(received[-1]), _receipts(received))]
+    wanted: list[tuple[str, Receipt | None, tuple[Receipt, ...]]] = []
     earlier = [r for r in received if r.key.revision < notice.revision]
     if notice.revision >= 2 and earlier:
-        wanted.append(("correction", _receipt(earlier[-1])))
+        wanted.append(("correction", _receipt(earlier[-1]), _receipts(earlier)))
     elif not (notice.revision >= 2 and seen_here and not received) and (
             received or info.newsworthy(notice)):
         # A first publication; or a correction of a notice this channel never carried, which
         # is then simply published. Targets that missed revision 1 do not get the correction.
-        wanted.append(("publish", None))
+        wanted.append(("publish", None, ()))
     if info.scope == "collection" and ends is not None and now >= ends and any(
             r.as_of < ends for r in received):
-        wanted.append(("expiry", None))
+        wanted.append(("expiry", None, ()))
     return wanted
+
+
+def _receipts(rows: list[Row]) -> tuple[Receipt, ...]:
+    return tuple(r for r in map(_receipt, rows) if r is not None)
 
 
 def _receipt(row: Row) -> Receipt | None:

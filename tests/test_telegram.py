@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -54,11 +56,38 @@ def card_artifacts() -> list[Artifact]:
     return list(CardRenderer().render(loaded.notices, ctx))
 
 
+@pytest.fixture(scope="module")
+def withdrawn_artifacts(tmp_path_factory: pytest.TempPathFactory) -> list[Artifact]:
+    """The card and caption of the same notice, withdrawn while its publicity runs."""
+    config = Config(root=REPO)
+    text = (REPO / "content" / "2018" / f"{NOTICE}.yaml").read_text("utf-8")
+    text = text.replace("status: approved", "status: withdrawn") + (
+        "\nwithdrawal:\n  on: 2018-07-09\n  reason: 项目调整，另行公示。\n")
+    source = tmp_path_factory.mktemp("withdrawn") / f"{NOTICE}.yaml"
+    source.write_text(text, "utf-8")
+    loaded = load_notices([source], config, REPO)
+    assert loaded.notices and loaded.notices[0].is_withdrawn, loaded.problems
+    ctx = RenderContext(config=config, today=date(2018, 7, 9),
+                        templates=make_environment(template_dirs(REPO)))
+    return list(CardRenderer().render(loaded.notices, ctx))
+
+
 def _config(base_url: str | None, *, chat: str = "@shifang_notices", timeout_s: float = 10.0,
             flood_retries: int = 1) -> Config:
     return Config(root=REPO, channels=Channels(telegram=TelegramSettings(
         chat=chat, token_env=TOKEN_ENV, api_base_url=base_url, timeout_s=timeout_s,
         flood_retries=flood_retries)))
+
+
+_OPEN: list[TelegramChannel] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_channels() -> Iterator[None]:
+    """A channel lives for one run; the publisher closes it at the end, and so do the tests."""
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
 
 
 def _channel(config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -67,14 +96,17 @@ def _channel(config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         monkeypatch.delenv(TOKEN_ENV, raising=False)
     else:
         monkeypatch.setenv(TOKEN_ENV, token)
-    return TelegramChannel.from_config(config, tmp_path / "sink")
+    channel = TelegramChannel.from_config(config, tmp_path / "sink")
+    _OPEN.append(channel)
+    return channel
 
 
 def _delivery(channel: TelegramChannel, config: Config, artifacts: list[Artifact],
               event: str = "publish", previous: Receipt | None = None,
-              revision: int = 1) -> Delivery:
+              revision: int = 1, earlier: tuple[Receipt, ...] = ()) -> Delivery:
     return Delivery(notice_id=NOTICE, revision=revision, target=channel.targets(config)[0],
-                    artifacts=artifacts, event=event, previous=previous)  # type: ignore[arg-type]
+                    artifacts=artifacts, event=event, previous=previous,  # type: ignore[arg-type]
+                    earlier=earlier)
 
 
 def _caption(artifacts: list[Artifact]) -> str:
@@ -173,22 +205,83 @@ def test_400_and_403_are_permanent_and_not_retried(
     assert "@shifang_notices" in str(caught.value)
 
 
-def test_server_error_is_transient_and_a_timeout_in_doubt(card_artifacts: list[Artifact],
-                                                monkeypatch: pytest.MonkeyPatch,
-                                                tmp_path: Path) -> None:
+def test_after_the_photo_went_out_a_5xx_or_a_timeout_is_in_doubt(
+        card_artifacts: list[Artifact], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
     with FakeBotApi(TOKEN) as api:
+        api.fail("getMe", 502, "Bad Gateway")
         api.fail("sendPhoto", 502, "Bad Gateway")
         config = _config(api.base_url)
         channel = _channel(config, tmp_path, monkeypatch)
+        # getMe posts nothing: its 502 is simply retried later.
         with pytest.raises(TransientError):
             channel.deliver(_delivery(channel, config, card_artifacts))
-    with FakeBotApi(TOKEN, delay_s=1.5) as slow:
+        # A gateway's 502 after the upload says nothing about whether the post was made.
+        with pytest.raises(InDoubtError, match="may have been posted"):
+            channel.deliver(_delivery(channel, config, card_artifacts))
+    assert len(api.of("sendPhoto")) == 1
+    with FakeBotApi(TOKEN) as slow:
         config = _config(slow.base_url, timeout_s=0.3)
         channel = _channel(config, tmp_path, monkeypatch)
+        channel.deliver(_delivery(channel, config, card_artifacts))  # getMe is done now
+        slow.delay_s = 1.5
         # The photo may have been posted: resending could post it twice.
         with pytest.raises(InDoubtError) as caught:
             channel.deliver(_delivery(channel, config, card_artifacts))
-    assert "timed out" in str(caught.value)
+    assert "timed out" in str(caught.value).lower()
+
+
+def test_a_server_that_is_not_there_is_transient(card_artifacts: list[Artifact],
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    with FakeBotApi(TOKEN) as api:
+        base_url = api.base_url  # closed again at once: nothing listens on that port
+    config = _config(base_url)
+    channel = _channel(config, tmp_path, monkeypatch)
+    with pytest.raises(TransientError):
+        channel.deliver(_delivery(channel, config, card_artifacts))
+
+
+@pytest.mark.parametrize("how", ["not-json", "no-result", "bad-message"])
+def test_a_malformed_success_answer_is_in_doubt_never_retried(
+        card_artifacts: list[Artifact], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        how: str) -> None:
+    with FakeBotApi(TOKEN) as api:
+        api.malform("sendPhoto", how)
+        config = _config(api.base_url)
+        channel = _channel(config, tmp_path, monkeypatch)
+        with pytest.raises(InDoubtError) as caught:
+            channel.deliver(_delivery(channel, config, card_artifacts))
+    assert len(api.of("sendPhoto")) == 1  # posted once, and nothing tried it again
+    assert TOKEN not in str(caught.value)
+
+
+def test_one_bot_per_run_getme_once_and_close_ends_its_thread(
+        card_artifacts: list[Artifact], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    before = {t for t in threading.enumerate() if t.name == "telegram-bot"}
+    with FakeBotApi(TOKEN) as api:
+        config = _config(api.base_url)
+        channel = _channel(config, tmp_path, monkeypatch)
+        receipts = [channel.deliver(_delivery(channel, config, card_artifacts))
+                    for _ in range(3)]
+        channel.close()
+    assert [c.method for c in api.calls] == ["getMe"] + ["sendPhoto"] * 3
+    assert [r.remote_id for r in receipts] == ["101", "102", "103"]
+    after = {t for t in threading.enumerate() if t.name == "telegram-bot"}
+    assert after <= before
+
+
+def test_a_rejected_token_is_asked_once_per_run(card_artifacts: list[Artifact],
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    with FakeBotApi(TOKEN) as api:
+        config = _config(api.base_url)
+        channel = _channel(config, tmp_path, monkeypatch, token="1:wrong")
+        for _ in range(3):
+            with pytest.raises(PermanentError, match="token was rejected"):
+                channel.deliver(_delivery(channel, config, card_artifacts))
+    assert [c.method for c in api.calls] == ["getMe"]
 
 
 def test_a_rejected_token_never_shows_up_in_the_error(card_artifacts: list[Artifact],
@@ -228,27 +321,61 @@ def test_correction_replies_to_the_original_with_the_new_card(
     assert second.details["reply_to"] == int(first.remote_id or 0)
 
 
-def test_withdrawal_edits_the_original_caption(card_artifacts: list[Artifact],
-                                               monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path) -> None:
+def test_withdrawal_replaces_card_and_caption_of_every_earlier_post(
+        card_artifacts: list[Artifact], withdrawn_artifacts: list[Artifact],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with FakeBotApi(TOKEN) as api:
         config = _config(api.base_url)
         channel = _channel(config, tmp_path, monkeypatch)
         first = channel.deliver(_delivery(channel, config, card_artifacts))
-        receipt = channel.deliver(_delivery(channel, config, card_artifacts, event="withdrawal",
-                                            previous=first))
+        second = channel.deliver(_delivery(channel, config, card_artifacts, event="correction",
+                                           previous=first, revision=2, earlier=(first,)))
+        receipt = channel.deliver(_delivery(channel, config, withdrawn_artifacts,
+                                            event="withdrawal", previous=second, revision=2,
+                                            earlier=(first, second)))
         # Nothing was ever sent to a chat without a previous receipt: nothing to edit.
-        skipped = channel.deliver(_delivery(channel, config, card_artifacts,
+        skipped = channel.deliver(_delivery(channel, config, withdrawn_artifacts,
                                             event="withdrawal"))
-    edit = api.of("editMessageCaption")
-    assert len(edit) == 1
-    assert edit[0].fields["message_id"] == first.remote_id
-    assert edit[0].fields["caption"].startswith("【已撤回】")
-    assert utf16_len(edit[0].fields["caption"]) <= 1024
-    assert not edit[0].files
-    assert len(api.of("sendPhoto")) == 1
-    assert receipt.remote_id == first.remote_id
+    edits = api.of("editMessageMedia")
+    assert [int(e.fields["message_id"]) for e in edits] == [101, 102]
+    withdrawn_card = next(a for a in withdrawn_artifacts if a.path.endswith(".png")).data
+    for edit in edits:
+        media = edit.json_field("media")
+        assert media["type"] == "photo"
+        assert media["caption"].startswith("【已撤回】")
+        assert "公示中" not in media["caption"]
+        assert utf16_len(media["caption"]) <= 1024
+        assert edit.files[media["media"].removeprefix("attach://")].data == withdrawn_card
+    assert len(api.of("sendPhoto")) == 2  # the publication and the correction, no more
+    assert receipt.remote_id == second.remote_id
+    assert receipt.details["edited"] == [101, 102]
     assert skipped.remote_id is None and "skipped" in skipped.details
+
+
+def test_correction_marks_each_earlier_post_first(card_artifacts: list[Artifact],
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    with FakeBotApi(TOKEN) as api:
+        config = _config(api.base_url)
+        channel = _channel(config, tmp_path, monkeypatch)
+        first = channel.deliver(_delivery(channel, config, card_artifacts))
+        second = channel.deliver(_delivery(channel, config, card_artifacts, event="correction",
+                                           previous=first, revision=2, earlier=(first,)))
+        api.deleted.add(101)  # an admin deleted the original: the rest still goes out
+        third = channel.deliver(_delivery(channel, config, card_artifacts, event="correction",
+                                          previous=second, revision=3,
+                                          earlier=(first, second)))
+    assert [c.method for c in api.calls] == [
+        "getMe", "sendPhoto", "editMessageCaption", "sendPhoto",
+        "editMessageCaption", "editMessageCaption", "sendPhoto"]
+    marks = api.of("editMessageCaption")
+    assert marks[0].fields["caption"].startswith("【已更正，以第2版为准】")
+    # The mark goes on the caption that was posted: the receipt kept it.
+    assert marks[0].fields["caption"].endswith(first.details["caption"].rsplit("\n\n")[-1])
+    assert marks[2].fields["message_id"] == "102"
+    assert marks[2].fields["caption"].startswith("【已更正，以第3版为准】【更正】")
+    assert third.details["gone"] == [101] and third.details["edited"] == [102]
+    assert api.of("sendPhoto")[2].json_field("reply_parameters")["message_id"] == 102
 
 
 def test_without_a_token_the_call_and_png_go_to_the_sink(card_artifacts: list[Artifact],
@@ -303,8 +430,11 @@ def test_sink_correction_refers_to_the_sink_delivery(card_artifacts: list[Artifa
                               previous=first, revision=2))
     record = json.loads((tmp_path / "sink" / NOTICE / "r2-correction-shifang_notices.json")
                         .read_text("utf-8"))
-    assert record["params"]["caption"].startswith("【更正】")
-    assert record["params"]["reply_parameters"]["message_id"] == first.remote_id
+    mark, post = record["calls"]  # the earlier post is marked, then the correction posted
+    assert (mark["method"], post["method"]) == ("editMessageCaption", "sendPhoto")
+    assert mark["params"]["caption"].startswith("【已更正，以第2版为准】")
+    assert post["params"]["caption"].startswith("【更正】")
+    assert post["params"]["reply_parameters"]["message_id"] == first.remote_id
     # With a token now, there is no real message to reply to: say so, never guess.
     with FakeBotApi(TOKEN) as api:
         live_config = _config(api.base_url)

@@ -102,7 +102,8 @@ def notice_caption(notice: Notice, url: str, today: date, *,
         note = f"撤回原因：{notice.withdrawal.reason}"
     period = None
     if notice.publicity is not None:
-        state = notice.publicity_state(today).label
+        # A withdrawn notice is no longer 公示中, whatever the dates say.
+        state = "已撤回" if notice.is_withdrawn else notice.publicity_state(today).label
         period = f"公示期：{publicity_text(notice, today)}，{state}"
     return compose(notice.title, notice.summary, period, url, mark=mark, note=note, limit=limit)
 

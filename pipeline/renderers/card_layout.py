@@ -127,9 +127,13 @@ class CardLayout:
         gap = round(16 * self.spec.scale)
         x += self.pill(notice.kind.label, x, y, style.kind_colour(notice.kind.value), white,
                        self.paper) + gap
-        state = notice.publicity_state(self.ctx.today)
-        background, ink = style.pair("states", state.value)
-        x += self.pill(state.label, x, y, background, ink, self.paper) + gap
+        if notice.is_withdrawn:  # no longer 公示中, whatever the dates say
+            background, ink = style.pair("banners", "withdrawn")
+            x += self.pill("已撤回", x, y, background, ink, self.paper) + gap
+        else:
+            state = notice.publicity_state(self.ctx.today)
+            background, ink = style.pair("states", state.value)
+            x += self.pill(state.label, x, y, background, ink, self.paper) + gap
         if notice.status.value == "draft":
             background, ink = style.pair("states", "draft")
             x += self.pill("草稿 · 未发布", x, y, background, ink, self.paper) + gap

@@ -8,6 +8,11 @@ with its parsed form fields and uploaded files (multipart). Failures are scripte
         api.fail("sendPhoto", 429, "Too Many Requests: retry after 1", retry_after=1)
         ... point the bot at api.base_url ...
         assert [c.method for c in api.calls] == ["getMe", "sendPhoto", "sendPhoto"]
+
+A success can also be answered malformed, to see what a client makes of an answer it cannot
+read after the server did act (the message is posted all the same):
+
+    api.malform("sendPhoto", "not-json")  # or "no-result", "bad-message"
 """
 
 from __future__ import annotations
@@ -53,7 +58,9 @@ class FakeBotApi:
     delay_s: float = 0.0  # sleep before answering, to provoke client timeouts
     calls: list[ApiCall] = field(default_factory=list)
     failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    malformed: dict[str, str] = field(default_factory=dict)  # method -> how success is garbled
     chat_id: int = -1001234567890
+    deleted: set[int] = field(default_factory=set)  # message ids an admin deleted
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -70,7 +77,8 @@ class FakeBotApi:
                                               body)
                 if api.delay_s:
                     time.sleep(api.delay_s)
-                data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+                data = (payload if isinstance(payload, bytes)
+                        else json.dumps(payload, ensure_ascii=False).encode("utf-8"))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -105,6 +113,11 @@ class FakeBotApi:
             payload["parameters"] = parameters
         self.failures.setdefault(method, []).extend([(status, payload)] * times)
 
+    def malform(self, method: str, how: str = "not-json") -> None:
+        """Answer every successful ``method`` call garbled: ``not-json`` (an HTML page),
+        ``no-result`` (``{"ok": true}``) or ``bad-message`` (a result that is no Message)."""
+        self.malformed[method] = how
+
     def of(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.method == method]
 
@@ -118,7 +131,8 @@ class FakeBotApi:
 
     # -- the server's side -----------------------------------------------------------------
 
-    def _answer(self, path: str, content_type: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _answer(self, path: str, content_type: str, body: bytes
+                ) -> tuple[int, dict[str, Any] | bytes]:
         parts = path.strip("/").split("/")
         if len(parts) != 2 or not parts[0].startswith("bot"):
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
@@ -131,7 +145,15 @@ class FakeBotApi:
             pending = self.failures.get(method)
             if pending:
                 return pending.pop(0)
-            return self._result(method, fields, files)
+            status, payload = self._result(method, fields, files)
+            how = self.malformed.get(method)
+            if status != 200 or how is None:
+                return status, payload
+            if how == "not-json":
+                return 200, b"<html><body>502 upstream answered</body></html>"
+            if how == "no-result":
+                return 200, {"ok": True}
+            return 200, {"ok": True, "result": {"message_id": "not-a-number"}}
 
     def _result(self, method: str, fields: dict[str, str],
                 files: dict[str, Upload]) -> tuple[int, dict[str, Any]]:
@@ -159,9 +181,20 @@ class FakeBotApi:
         if method == "sendMessage":
             message.update(message_id=next(self._ids), text=fields.get("text", ""))
             return 200, {"ok": True, "result": message}
-        if method == "editMessageCaption":
+        if method in ("editMessageCaption", "editMessageMedia"):
+            caption = fields.get("caption", "")
+            if method == "editMessageMedia":
+                media = json.loads(fields.get("media", "{}"))
+                attached = str(media.get("media", "")).removeprefix("attach://")
+                if media.get("type") != "photo" or attached not in files:
+                    return 400, {"ok": False, "error_code": 400,
+                                 "description": "Bad Request: there is no photo in the request"}
+                caption = media.get("caption", "")
+            if int(fields["message_id"]) in self.deleted:
+                return 400, {"ok": False, "error_code": 400,
+                             "description": "Bad Request: message to edit not found"}
             message.update(message_id=int(fields["message_id"]),
-                           caption=fields.get("caption", ""), edit_date=int(time.time()),
+                           caption=caption, edit_date=int(time.time()),
                            photo=[{"file_id": "photo", "file_unique_id": "u", "width": 1080,
                                    "height": 1920}])
             return 200, {"ok": True, "result": message}
