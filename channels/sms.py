@@ -12,6 +12,10 @@ sends those parts, cut by us, through one of three transports:
 A text that was sent cannot be taken back: ``withdraw`` does nothing, and the publisher sends a
 【撤回】 item in the next digest instead. Phones never appear in receipts (the target key is a
 hash) nor in logs and errors (masked).
+
+What comes back (handset receipts, replies) is kept with the ledger by ``channels.sms_inbox``.
+A phone that replied with an opt-out word is no longer a target, and ``deliver`` refuses it
+too (a reply may arrive in the middle of a run). ``close`` ends the run's SMPP session.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from channels.base import Delivery, DeliveryKind, Receipt, Scope, Target
+from channels.sms_inbox import SmsInbox
 from pipeline.build import write_atomic
 from pipeline.config import Config
 from pipeline.errors import PermanentError
@@ -60,7 +65,13 @@ class OutboxTransport:
         return file_name, {}
 
 
-def make_transport(config: Config, sink: Path) -> SmsTransport:
+def make_inbox(config: Config) -> SmsInbox:
+    """The SMS tables of the run's ledger (opened only when used)."""
+    return SmsInbox(config.path(config.publish.ledger), tuple(config.sms.opt_out_words))
+
+
+def make_transport(config: Config, sink: Path, inbox: SmsInbox | None = None
+                   ) -> SmsTransport:
     """The configured transport, or the outbox when its secret is not set."""
     settings = config.channels.sms
     if settings.transport == "smpp" and settings.smpp is not None:
@@ -68,7 +79,7 @@ def make_transport(config: Config, sink: Path) -> SmsTransport:
         if password is not None:
             from channels.smpp import SmppTransport
 
-            return SmppTransport(settings.smpp, password)
+            return SmppTransport(settings.smpp, password, inbox=inbox)
         log.warning("sms: %s is not set; writing to the outbox instead of SMPP",
                     settings.smpp.password_env)
     if settings.transport == "http" and settings.http is not None:
@@ -76,7 +87,7 @@ def make_transport(config: Config, sink: Path) -> SmsTransport:
         if token is not None:
             from channels.sms_http import HttpSmsTransport
 
-            return HttpSmsTransport(settings.http, token)
+            return HttpSmsTransport(settings.http, token, inbox=inbox)
         log.warning("sms: %s is not set; writing to the outbox instead of the gateway",
                     settings.http.token_env)
     return OutboxTransport(sink)
@@ -103,19 +114,33 @@ class SmsChannel:
     scope: ClassVar[Scope] = "digest"
 
     transport: SmsTransport
+    inbox: SmsInbox | None = None
 
     @classmethod
     def from_config(cls, config: Config, sink: Path) -> SmsChannel:
-        return cls(transport=make_transport(config, sink))
+        inbox = make_inbox(config)
+        return cls(transport=make_transport(config, sink, inbox), inbox=inbox)
 
     def targets(self, config: Config) -> list[Target]:
-        return subscriber_targets(config, self.name)
+        targets = subscriber_targets(config, self.name)
+        if self.inbox is None or not targets:
+            return targets
+        suppressed = self.inbox.suppressed(t.key for t in targets)
+        if suppressed:
+            log.info("sms: %d subscriber(s) opted out; not texted", len(suppressed))
+        return [t for t in targets if t.key not in suppressed]
 
     def deliver(self, delivery: Delivery) -> Receipt:
         target = delivery.target
         phone = normalise_phone(str(target.address.get("phone", "")))
         if phone is None:
             raise PermanentError(f"sms: {target.label or target.key} has no valid mobile number")
+        if self.inbox is not None:
+            opted_out = self.inbox.suppressed([target.key]).get(target.key)
+            if opted_out is not None:
+                raise PermanentError(
+                    f"sms: {target.label or target.key} opted out (replied "
+                    f"{opted_out.word!r} at {opted_out.at:%Y-%m-%d %H:%M} UTC); not sent")
         digest = _digest_of(delivery)
         parts = digest["parts"]
         remote_id, details = self.transport.send(phone, parts, digest["digest_id"], target.key)
@@ -126,6 +151,32 @@ class SmsChannel:
 
     def withdraw(self, receipt: Receipt) -> None:
         """An SMS cannot be recalled; the next digest carries a 【撤回】 item instead."""
+
+    def close(self) -> None:
+        """End the run: the transport's session (unbind after the receipts it waits for),
+        then the inbox's hold on the ledger."""
+        try:
+            close = getattr(self.transport, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if self.inbox is not None:
+                self.inbox.close()
+
+    def listen(self, seconds: float) -> None:
+        """Hear receipts and replies for ``seconds`` where the transport can (SMPP), between
+        the runs of ``publish --watch``; else just wait."""
+        listen = getattr(self.transport, "listen", None)
+        try:
+            if listen is not None:
+                listen(seconds)
+            else:
+                import time
+
+                time.sleep(seconds)
+        finally:
+            if self.inbox is not None:
+                self.inbox.close()
 
 
 def _digest_of(delivery: Delivery) -> dict[str, Any]:

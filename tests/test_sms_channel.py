@@ -102,59 +102,135 @@ def smpp_config(peer: SmppPeer, tmp_path: Path) -> Config:
         "timeout_s": 5}}, root=tmp_path)
 
 
-def test_smpp_throttled_once_then_delivered_whole_and_in_order(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def smpp_channel(peer: SmppPeer, tmp_path: Path, **smpp: Any) -> SmsChannel:
+    config = config_with({"transport": "smpp", "smpp": {
+        "host": "127.0.0.1", "port": peer.port, "system_id": "noticecast",
+        "password_env": "NOTICECAST_TEST_SMPP_PASSWORD", "messages_per_second": 1000,
+        "timeout_s": 5, "throttle_pause_s": 0.01, "linger_s": 0.3, **smpp}}, root=tmp_path)
+    channel = SmsChannel.from_config(config, tmp_path)
+    assert isinstance(channel.transport, SmppTransport)
+    return channel
+
+
+@pytest.fixture(autouse=True)
+def _password(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("NOTICECAST_TEST_SMPP_PASSWORD", "secret")
-    with SmppPeer(submit_script=[consts.SMPP_ESME_RTHROTTLED]) as peer:
-        channel = SmsChannel.from_config(smpp_config(peer, tmp_path), tmp_path)
-        assert isinstance(channel.transport, SmppTransport)
-        job = delivery(CHINESE)
-        with pytest.raises(TransientError, match="Throttling") as caught:
-            channel.deliver(job)
-        assert "13800000001" not in str(caught.value) and "138****0001" in str(caught.value)
-        receipt = channel.deliver(job)  # the publisher's retry
+    monkeypatch.chdir(tmp_path)  # a config without a root keeps its ledger here
+
+
+def test_smpp_one_session_for_the_run_whole_texts_and_a_clean_unbind(tmp_path: Path) -> None:
+    with SmppPeer() as peer:
+        channel = smpp_channel(peer, tmp_path)
+        first = channel.deliver(delivery(CHINESE))
         latin = channel.deliver(delivery(LATIN, phone="+8613800000002"))
-    assert peer.texts() == [("8613800000001", CHINESE), ("8613800000002", LATIN)]
-    first = peer.accepted[:3]
-    assert [s.data_coding for s in first] == [8, 8, 8]  # UCS-2
-    assert all(s.registered_delivery == 1 and s.esm_class & 0x40 for s in first)
-    assert {s.udh[1] for s in first} == {3}
-    assert [s.data_coding for s in peer.accepted[3:]] == [0, 0]  # GSM-7, extension chars ok
-    assert receipt.remote_id == "m2,m3,m4" and latin.details["encoding"] == "GSM-7"
-    assert peer.binds == [{"system_id": "noticecast", "password": "secret"}] * 3
-    assert peer.commands.count("unbind") == 3  # every session ends cleanly
+        channel.deliver(delivery("short", phone="+8613800000003"))
+        channel.close()
+    assert peer.texts() == [("8613800000001", CHINESE), ("8613800000002", LATIN),
+                            ("8613800000003", "short")]
+    assert peer.binds == [{"system_id": "noticecast", "password": "secret",
+                           "mode": "transceiver"}]  # one bind for three texts
+    assert peer.commands.count("unbind") == 1 and peer.commands[-1] == "unbind"
+    assert "enquire_link_resp" in peer.answered  # the SMSC's keep-alive is answered
+    parts = peer.accepted[:3]
+    assert [s.data_coding for s in parts] == [8, 8, 8]  # UCS-2
+    assert all(s.registered_delivery == 1 and s.esm_class & 0x40 for s in parts)
+    assert {s.udh[1] for s in parts} == {3}
+    assert [s.data_coding for s in peer.accepted[3:5]] == [0, 0]  # GSM-7, extension chars ok
+    assert first.remote_id == "m1,m2,m3" and latin.details["encoding"] == "GSM-7"
 
 
-def test_smpp_invalid_destination_is_permanent(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NOTICECAST_TEST_SMPP_PASSWORD", "secret")
+def test_smpp_a_throttled_part_alone_is_sent_again_in_the_same_session(tmp_path: Path) -> None:
+    # Part 2 is throttled twice: parts 1 and 3 are not sent again, part 2 is, after a pause.
+    with SmppPeer(submit_script=[0, consts.SMPP_ESME_RTHROTTLED, 0,
+                                 consts.SMPP_ESME_RTHROTTLED]) as peer:
+        channel = smpp_channel(peer, tmp_path)
+        receipt = channel.deliver(delivery(CHINESE))
+        channel.close()
+    assert peer.texts() == [("8613800000001", CHINESE)]
+    assert [s.udh[2] for s in peer.submits] == [1, 2, 3, 2, 2]
+    assert len(peer.binds) == 1 and receipt.details["message_ids"] == ["m1", "m5", "m3"]
+
+
+def test_smpp_throttled_past_the_bound_is_in_doubt_naming_the_accepted_parts(
+        tmp_path: Path) -> None:
+    throttled = consts.SMPP_ESME_RTHROTTLED
+    with SmppPeer(submit_script=[0, throttled, 0, throttled, throttled]) as peer:
+        channel = smpp_channel(peer, tmp_path, throttle_retries=2)
+        with pytest.raises(InDoubtError) as caught:
+            channel.deliver(delivery(CHINESE))
+        channel.close()
+    message = str(caught.value)
+    assert "part 2 of 3" in message and "after 2 resend(s)" in message
+    assert "1 (m1), 3 (m3) of 3 were accepted" in message and "138****0001" in message
+    assert "13800000001" not in message
+    assert [s.udh[2] for s in peer.submits] == [1, 2, 3, 2, 2]  # never part 1 or 3 again
+
+
+def test_smpp_throttled_with_nothing_accepted_is_transient(tmp_path: Path) -> None:
+    with SmppPeer(submit_script=[consts.SMPP_ESME_RTHROTTLED] * 2) as peer:
+        channel = smpp_channel(peer, tmp_path, throttle_retries=1)
+        with pytest.raises(TransientError, match="Throttling") as caught:
+            channel.deliver(delivery("short"))
+        channel.close()
+    assert caught.value.retry_after == pytest.approx(0.02)
+    assert peer.accepted == []
+
+
+def test_smpp_invalid_destination_is_permanent(tmp_path: Path) -> None:
     with SmppPeer(invalid_destinations={"8613800000009"}) as peer:
-        channel = SmsChannel.from_config(smpp_config(peer, tmp_path), tmp_path)
+        channel = smpp_channel(peer, tmp_path)
         with pytest.raises(PermanentError, match=r"invalid destination.*138\*\*\*\*0009"):
             channel.deliver(delivery(CHINESE, phone="+8613800000009"))
+        channel.close()
     assert peer.commands[-1] == "unbind"
+    assert len(peer.submits) == 3  # the window was out; the refusals stored nothing
 
 
 def test_smpp_wrong_password_is_permanent(tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOTICECAST_TEST_SMPP_PASSWORD", "not-the-password")
     with SmppPeer() as peer:
-        channel = SmsChannel.from_config(smpp_config(peer, tmp_path), tmp_path)
+        channel = smpp_channel(peer, tmp_path)
         with pytest.raises(PermanentError, match="Invalid Password") as caught:
             channel.deliver(delivery(CHINESE))
     assert "not-the-password" not in str(caught.value)
     assert peer.submits == []
 
 
-def test_smpp_connection_loss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NOTICECAST_TEST_SMPP_PASSWORD", "secret")
+def test_smpp_a_transceiver_only_account(tmp_path: Path) -> None:
+    with SmppPeer(bind_modes=("transceiver",)) as peer:
+        channel = smpp_channel(peer, tmp_path, bind="transmitter")
+        # Bind Failed may be passing (an overloaded SMSC says it too): retried, with a hint.
+        with pytest.raises(TransientError, match=r"try smpp\.bind: transceiver"):
+            channel.deliver(delivery("short"))
+        channel = smpp_channel(peer, tmp_path)  # the default bind
+        channel.deliver(delivery("short"))
+        channel.close()
+    assert [b["mode"] for b in peer.binds] == ["transmitter", "transceiver"]
+    assert peer.texts() == [("8613800000001", "short")]
+
+
+def test_smpp_a_drop_after_a_part_went_out_is_in_doubt(tmp_path: Path) -> None:
     with SmppPeer(drop_after_submits=1) as peer:
-        channel = SmsChannel.from_config(smpp_config(peer, tmp_path), tmp_path)
-        # One part was accepted: resending would duplicate it for a person.
-        with pytest.raises(InDoubtError, match=r"1 of 3 parts .* not resent"):
+        channel = smpp_channel(peer, tmp_path, window=1)
+        # Part 1 was accepted, then the link dropped: resending would repeat it for a person.
+        with pytest.raises(InDoubtError, match=r"link was lost.*part\(s\) 1 \(m1\) of 3"):
             channel.deliver(delivery(CHINESE))
-        # Nothing accepted: the connection drops before the first answer.
         peer.drop_after_submits = None
+        channel.deliver(delivery("short", phone="+8613800000002"))  # binds again
+        channel.close()
+    assert len(peer.binds) == 2 and len(peer.accepted) == 2
+
+
+def test_smpp_silence_until_the_timeout_is_in_doubt(tmp_path: Path) -> None:
+    with SmppPeer(silent_after_submits=1) as peer:
+        channel = smpp_channel(peer, tmp_path, timeout_s=0.5)
+        with pytest.raises(InDoubtError, match=r"no answer within 0.5 s for part\(s\) 2, 3"):
+            channel.deliver(delivery(CHINESE))
+        channel.close()
+
+
+def test_smpp_nothing_to_bind_to_is_transient(tmp_path: Path) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         closed_port = unused.getsockname()[1]
@@ -162,8 +238,52 @@ def test_smpp_connection_loss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         "host": "127.0.0.1", "port": closed_port, "system_id": "x",
         "password_env": "NOTICECAST_TEST_SMPP_PASSWORD"}})
     channel = SmsChannel.from_config(config, tmp_path)
-    with pytest.raises(TransientError, match="cannot reach"):
+    with pytest.raises(TransientError, match="cannot bind"):
         channel.deliver(delivery(CHINESE))
+
+
+def test_smpp_receipts_and_an_opt_out_reach_the_ledger(tmp_path: Path) -> None:
+    from pipeline.ledger import Ledger
+
+    receipts = {"*": "DELIVRD", "8613800000002": "UNDELIV", "8613800000003": "EXPIRED"}
+    with SmppPeer(receipts=receipts, replies=[("8613800000004", "t")]) as peer:
+        channel = smpp_channel(peer, tmp_path)
+        for number in (1, 2, 3):
+            channel.deliver(delivery(CHINESE, phone=f"+861380000000{number}",
+                                     digest_id=f"dg-{number}"))
+        channel.close()
+    with Ledger(tmp_path / ".noticecast" / "ledger.sqlite") as ledger:
+        states = ledger.handset_states()
+        (opted_out,) = ledger.suppressions()
+    by_digest = {batch: state for (batch, _), state in states.items()}
+    assert by_digest["dg-1"].receipts == {"handset-delivered": 3}
+    assert by_digest["dg-2"].receipts == {"undeliverable": 3}
+    assert by_digest["dg-3"].summary() == "expired 3/3"
+    assert (opted_out.target_label, opted_out.word, opted_out.source) == (
+        "138****0004", "T", "smpp")
+    assert opted_out.target == Subscriber("+8613800000004", "").key
+    assert peer.commands.count("deliver_sm_resp") == 10  # 9 receipts and the reply
+
+    # The phone that replied T gets nothing more: not a target, and refused if asked.
+    with pytest.raises(PermanentError, match=r"138\*\*\*\*0004 opted out"):
+        channel.deliver(delivery("short", phone="+8613800000004"))
+
+
+def test_opt_out_words_and_receipt_texts() -> None:
+    from channels.sms_inbox import opt_out_word, parse_receipt
+
+    words = ("T", "TD", "退订")
+    assert [opt_out_word(t, words) for t in ("T", " t ", "Ｔ", "td。", "退订", "退订！")] == [
+        "T", "T", "T", "TD", "退订", "退订"]
+    assert [opt_out_word(t, words) for t in ("Thanks", "TT", "不退订", "")] == [None] * 4
+    receipt = parse_receipt("id:m7 sub:001 dlvrd:001 submit date:1807081000 done "
+                            "date:1807081001 stat:DELIVRD err:000 text:hello")
+    assert receipt is not None and (receipt.message_id, receipt.state) == (
+        "m7", "handset-delivered")
+    assert parse_receipt("stat:UNDELIV", message_id="x1").state == "undeliverable"
+    assert parse_receipt("id:a stat:ENROUTE").state is None  # not final: only acknowledged
+    assert parse_receipt("", message_id="b", message_state=3).state == "expired"
+    assert parse_receipt("no id here") is None
 
 
 def test_without_the_password_smpp_falls_back_to_the_outbox(

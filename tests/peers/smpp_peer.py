@@ -5,10 +5,14 @@
         ... connect to 127.0.0.1:peer.port, bind_transmitter, submit_sm ...
         assert peer.texts() == [("8613800000001", "whole text")]
 
-It accepts bind_transmitter (checking system_id and password), submit_sm, enquire_link and
-unbind; records every PDU it receives; answers the submits from ``submit_script`` (a list of
-command statuses, then ESME_ROK); refuses destinations in ``invalid_destinations`` with
-ESME_RINVDSTADR; and reassembles concatenated messages from their user data headers.
+It accepts the three binds (checking system_id and password; ``bind_modes`` limits which),
+submit_sm, enquire_link and unbind; records every PDU it receives; answers the submits from
+``submit_script`` (a list of command statuses, then ESME_ROK); refuses destinations in
+``invalid_destinations`` with ESME_RINVDSTADR; reassembles concatenated messages from their
+user data headers (by sequence number, as a handset does); sends a delivery receipt for each
+accepted part when ``receipts`` is set (``DELIVRD``, or the stat given per destination), and
+the replies in ``replies`` (source, text) right after a receiving bind; asks ``enquire_link``
+once after each bind and records the answer.
 """
 
 from __future__ import annotations
@@ -73,6 +77,11 @@ class SmppPeer:
     submit_script: list[int] = field(default_factory=list)
     invalid_destinations: set[str] = field(default_factory=set)
     drop_after_submits: int | None = None  # close the connection after this many accepted
+    silent_after_submits: int | None = None  # answer nothing more after this many accepted
+    bind_modes: tuple[str, ...] = ("transmitter", "receiver", "transceiver")
+    receipts: dict[str, str] | None = None  # destination -> stat ("*" for any); None: none
+    replies: list[tuple[str, str]] = field(default_factory=list)  # sent after a receiving bind
+    answered: list[str] = field(default_factory=list)  # the responses we got to our requests
     commands: list[str] = field(default_factory=list)
     binds: list[dict[str, Any]] = field(default_factory=list)
     submits: list[Submit] = field(default_factory=list)
@@ -112,19 +121,21 @@ class SmppPeer:
         part arrives once, in order, and the message is complete.
         """
         done: list[tuple[str, str]] = []
-        pending: dict[tuple[str, int], list[Submit]] = {}
+        pending: dict[tuple[str, int], dict[int, Submit]] = {}
         for submit in self.accepted:
             udh = submit.udh
             if udh is None:
                 done.append((submit.destination, submit.text))
                 continue
             reference, total, number = udh
-            parts = pending.setdefault((submit.destination, reference), [])
-            if number != len(parts) + 1:
-                raise AssertionError(f"part {number} of {total} arrived after {len(parts)}")
-            parts.append(submit)
-            if number == total:
-                done.append((submit.destination, "".join(p.text for p in parts)))
+            parts = pending.setdefault((submit.destination, reference), {})
+            if number in parts:
+                raise AssertionError(f"part {number} of {total} to {submit.destination} "
+                                     "was stored twice")
+            parts[number] = submit
+            if len(parts) == total:
+                done.append((submit.destination,
+                             "".join(parts[n].text for n in range(1, total + 1))))
                 del pending[(submit.destination, reference)]
         if pending:
             raise AssertionError(f"incomplete concatenated messages: {list(pending)}")
@@ -145,6 +156,7 @@ class SmppPeer:
 
     def _session(self, connection: socket.socket) -> None:
         accepted_here = 0
+        silent = False
         while True:
             head = self._read(connection, 4)
             if head is None:
@@ -154,27 +166,67 @@ class SmppPeer:
             request = parse_pdu(head + body, client=self._sequence)
             with self._lock:
                 self.commands.append(request.command)
+            if not request.is_request():
+                with self._lock:
+                    self.answered.append(request.command)
+                continue
+            if silent:
+                continue
             reply = self._answer(request)
             if reply is not None:
                 reply.sequence = request.sequence
                 connection.sendall(reply.generate())
             if request.command == "unbind":
                 return
+            if request.command.startswith("bind_") and not reply.is_error():
+                self._after_bind(connection, request.command)
             if request.command == "submit_sm" and reply is not None and not reply.is_error():
                 accepted_here += 1
+                if self.receipts is not None:
+                    self._receipt(connection, request, reply)
                 if self.drop_after_submits is not None and (
                         accepted_here >= self.drop_after_submits):
                     return
+                if self.silent_after_submits is not None and (
+                        accepted_here >= self.silent_after_submits):
+                    silent = True
+
+    def _after_bind(self, connection: socket.socket, command: str) -> None:
+        connection.sendall(make_pdu("enquire_link", client=self._sequence).generate())
+        if command == "bind_transmitter":
+            return
+        for source, text in self.replies:
+            coding = consts.SMPP_ENCODING_ISO10646 if not text.isascii() else 0
+            data = text.encode("utf-16-be") if coding else text.encode("ascii")
+            connection.sendall(make_pdu(
+                "deliver_sm", client=self._sequence, source_addr=source,
+                destination_addr="106900000000", esm_class=0, data_coding=coding,
+                short_message=data).generate())
+
+    def _receipt(self, connection: socket.socket, request: Any, reply: Any) -> None:
+        assert self.receipts is not None
+        destination = _text(request.destination_addr)
+        stat = self.receipts.get(destination, self.receipts.get("*", "DELIVRD"))
+        message_id = _text(reply.message_id)
+        text = (f"id:{message_id} sub:001 dlvrd:{'001' if stat == 'DELIVRD' else '000'} "
+                f"submit date:1807081000 done date:1807081001 stat:{stat} err:000 text:")
+        connection.sendall(make_pdu(
+            "deliver_sm", client=self._sequence, source_addr=destination,
+            destination_addr="106900000000", esm_class=0x04, data_coding=0,
+            short_message=text.encode()).generate())
 
     def _answer(self, request: Any) -> Any:
         command = request.command
-        if command == "bind_transmitter":
+        if command.startswith("bind_"):
             system_id, password = _text(request.system_id), _text(request.password)
+            mode = command.removeprefix("bind_")
             with self._lock:
-                self.binds.append({"system_id": system_id, "password": password})
+                self.binds.append({"system_id": system_id, "password": password, "mode": mode})
             ok = system_id == self.system_id and password == self.password
             status = consts.SMPP_ESME_ROK if ok else consts.SMPP_ESME_RINVPASWD
-            return make_pdu("bind_transmitter_resp", client=self._sequence, status=status,
+            if ok and mode not in self.bind_modes:
+                status = consts.SMPP_ESME_RBINDFAIL
+            return make_pdu(f"{command}_resp", client=self._sequence, status=status,
                             system_id="peer")
         if command == "submit_sm":
             destination = _text(request.destination_addr)
