@@ -14,6 +14,7 @@ publisher, because a delivery must never be lost to an unexpected exception.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ __all__ = [
     "Receipt",
     "Target",
     "TransientError",
+    "close_channel",
 ]
 
 DeliveryKind = Literal["idempotent", "at-most-once"]
@@ -115,6 +117,12 @@ class Channel(Protocol):
 
     ``from_config`` builds the channel from the office's config; ``sink`` is the channel's
     local folder (``out/channels/<name>/``), used when no real transport is configured.
+
+    A channel lives for one publish run: it is built once, delivers every batch of the run,
+    and, if it has a ``close()`` method (optional, so it is not part of this protocol), is
+    closed at the end of the run, whatever happened (``close_channel``). That is where a
+    channel holding a session (an SMPP bind, an HTTP client) ends it; a channel opens what it
+    needs lazily, on its first delivery, so a run with nothing to deliver connects to nothing.
     """
 
     name: ClassVar[str]
@@ -138,3 +146,17 @@ class Channel(Protocol):
     def withdraw(self, receipt: Receipt) -> None:
         """Take back what was delivered, where the channel can; else do nothing."""
         ...
+
+
+def close_channel(channel: object) -> None:
+    """Call a channel's optional ``close()`` at the end of a run; never raises, since every
+    outcome of the run is recorded already and a failed goodbye changes none of them."""
+    close = getattr(channel, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception as exc:  # a channel's bug in closing must not hide the run's report
+        logging.getLogger("noticecast.publish").warning(
+            "closing the %s channel failed: %s: %s", getattr(channel, "name", "?"),
+            type(exc).__name__, exc)
