@@ -148,6 +148,22 @@ class TelegramChannel(Section):
     timeout_s: Timeout = 30.0  # per HTTP call (connect, upload, answer)
     flood_retries: int = Field(default=1, ge=0, le=5)  # 429s that PTB's limiter waits out
 
+    @field_validator("api_base_url")
+    @classmethod
+    def _bot_api_base(cls, value: str | None) -> str | None:
+        # The token is appended to it (or put where {token} stands): anything else makes
+        # every call go to a wrong URL, found out only at the first delivery.
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError(f"{value!r} must have no query, fragment or user:password; the "
+                             "token comes from token_env")
+        if "{token}" not in value and not parts.path.endswith("/bot"):
+            raise ValueError(f"{value!r} must end with /bot (the token is appended to it), "
+                             "e.g. https://api.telegram.org/bot or http://127.0.0.1:8081/bot")
+        return value
+
 
 class NewspaperChannel(Section):
     to: str | None = None  # the editor's address; None: the inbox folder only

@@ -462,3 +462,29 @@ def test_deliver_works_when_called_from_async_code(card_artifacts: list[Artifact
             receipt = pool.submit(asyncio.run, from_a_running_loop(
                 channel, _delivery(channel, config, card_artifacts))).result()
     assert receipt.remote_id == "101"
+
+
+@pytest.mark.parametrize("url", ["https://api.telegram.org", "https://api.telegram.org/bot/",
+                                 "http://127.0.0.1:8081/bot?x=1", "ftp://example.org/bot",
+                                 "https://user:pw@api.telegram.org/bot"])
+def test_a_malformed_api_base_url_is_refused_when_the_config_loads(tmp_path: Path,
+                                                                  url: str) -> None:
+    from pipeline.config import load_config
+    from pipeline.errors import ConfigError
+
+    path = tmp_path / "noticecast.yaml"
+    path.write_text(f"channels:\n  telegram:\n    api_base_url: {url}\n", "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "api_base_url" in str(caught.value)
+    assert ":3:" in str(caught.value)  # located at the value
+
+
+@pytest.mark.parametrize("url", ["https://api.telegram.org/bot", "http://127.0.0.1:8081/bot",
+                                 "https://tg.example.org/custom/bot{token}/x"])
+def test_a_well_formed_api_base_url_is_kept(tmp_path: Path, url: str) -> None:
+    from pipeline.config import load_config
+
+    path = tmp_path / "noticecast.yaml"
+    path.write_text(f"channels:\n  telegram:\n    api_base_url: '{url}'\n", "utf-8")
+    assert load_config(path).channels.telegram.api_base_url == url
