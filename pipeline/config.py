@@ -225,12 +225,25 @@ class SiteChannel(Section):
     web_root: str | None = None  # None: out/channels/site
 
 
+class WechatChannel(Section):
+    """A WeChat Official Account (公众号): its AppID here, its AppSecret in the environment."""
+
+    app_id: str | None = None  # None: the outbox folder only
+    secret_env: str = "NOTICECAST_WECHAT_SECRET"
+    api_base_url: str = "https://api.weixin.qq.com"  # for a test server
+    timeout_s: float = Field(default=15.0, gt=0)  # per HTTP call
+    publish_timeout_s: float = Field(default=120.0, gt=0)  # how long to poll a publish job
+    poll_interval_s: float = Field(default=3.0, gt=0)
+    token_cache: str = ".noticecast/wechat-token.json"  # the access token, between runs
+
+
 class Channels(Section):
     site: SiteChannel = SiteChannel()
     telegram: TelegramChannel = TelegramChannel()
     newspaper: NewspaperChannel = NewspaperChannel()
     ticker: TickerChannel = TickerChannel()
     sms: SmsChannel = SmsChannel()
+    wechat: WechatChannel = WechatChannel()
 
 
 class Publish(Section):
@@ -253,14 +266,14 @@ class FeedImport(Section):
     max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
 
 
-ALL_CHANNELS = ("site", "telegram", "newspaper", "ticker", "sms")
+ALL_CHANNELS = ("site", "telegram", "wechat", "newspaper", "ticker", "sms")
 DEFAULT_KIND_CHANNELS: dict[Kind, tuple[str, ...]] = {
     Kind.fund_allocation: ALL_CHANNELS,
     Kind.project_plan: ALL_CHANNELS,
     Kind.project_notice: ALL_CHANNELS,
     Kind.completion_notice: ALL_CHANNELS,
-    Kind.policy: ("site", "telegram", "newspaper"),
-    Kind.announcement: ("site", "telegram", "ticker"),
+    Kind.policy: ("site", "telegram", "wechat", "newspaper"),
+    Kind.announcement: ("site", "telegram", "wechat", "ticker"),
     Kind.urgent: ALL_CHANNELS,
 }
 

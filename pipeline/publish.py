@@ -108,7 +108,7 @@ from pipeline.renderers.base import RenderContext
 # own with a ``renderer`` class attribute; SMS composes its digest per subscriber instead.
 CHANNEL_RENDERERS: dict[str, str | None] = {
     "site": "web", "telegram": "card", "newspaper": "newspaper", "ticker": "ticker",
-    "sms": None, "memory": None,
+    "sms": None, "memory": None, "wechat": "wechat",
 }
 
 # (phase, done, total): "build" counts render jobs, "deliver" counts delivery keys.

@@ -25,6 +25,7 @@ RENDERERS: dict[str, str] = {
     "newspaper": "pipeline.renderers.newspaper:NewspaperRenderer",
     "ticker": "pipeline.renderers.ticker:TickerRenderer",
     "sms": "pipeline.renderers.sms:SmsRenderer",
+    "wechat": "pipeline.renderers.wechat_article:WechatArticleRenderer",
 }
 
 CHANNELS: dict[str, str] = {
@@ -33,6 +34,7 @@ CHANNELS: dict[str, str] = {
     "newspaper": "channels.newspaper:NewspaperChannel",
     "ticker": "channels.ticker:TickerChannel",
     "sms": "channels.sms:SmsChannel",
+    "wechat": "channels.wechat:WechatChannel",
     "memory": "channels.memory:MemoryChannel",
 }
 
