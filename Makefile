@@ -30,6 +30,7 @@ system-deps:
 
 test-deps:
 	@bash .ci/system-deps --test
+	@bash .ci/test-peers
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
