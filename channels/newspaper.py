@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import smtplib
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -34,12 +32,12 @@ from channels.base import (
     Target,
     TransientError,
 )
+from channels.smtp import mask_address, send
 from pipeline.build import write_atomic
 from pipeline.config import Config
 from pipeline.config import NewspaperChannel as Settings
 from pipeline.model import format_date
 
-SMTP_TIMEOUT_S = 30.0
 EVENT_SUFFIX = {"publish": "", "correction": "-correction", "withdrawal": "-withdrawal",
                 "expiry": "-expiry"}
 EVENT_LABEL = {"publish": "", "correction": "【更正】", "withdrawal": "【撤回】", "expiry": ""}
@@ -76,12 +74,6 @@ class BlockFiles:
     @property
     def title(self) -> str:
         return str(self.metadata.get("title") or "")
-
-
-def mask_address(address: str) -> str:
-    """e***@paper.example: enough for a person to recognise, not to harvest."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
 
 
 class NewspaperChannel:
@@ -188,41 +180,4 @@ class NewspaperChannel:
                                 "attachments": len(list(message.iter_attachments()))})
 
     def _send(self, message: EmailMessage, to: str, notice_id: str) -> None:
-        settings = self.settings
-        where = f"{settings.smtp_host}:{settings.smtp_port}"
-        try:
-            with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
-                              timeout=SMTP_TIMEOUT_S) as smtp:
-                smtp.ehlo()
-                if settings.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                    smtp.ehlo()
-                if self._user and self._password:
-                    smtp.login(self._user, self._password)
-                smtp.send_message(message, from_addr=settings.sender, to_addrs=[to])
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reply = min(exc.recipients.values(), key=lambda item: item[0])
-            raise _classified(code, f"{notice_id}: {where} refused {mask_address(to)}: "
-                                    f"{code} {_text(reply)}") from None
-        except smtplib.SMTPResponseException as exc:
-            raise _classified(exc.smtp_code, f"{notice_id}: {where} replied {exc.smtp_code} "
-                                             f"{_text(exc.smtp_error)}") from None
-        except smtplib.SMTPNotSupportedError as exc:
-            raise PermanentError(f"{notice_id}: {where}: {exc}; check starttls and the "
-                                 "login settings") from None
-        except ssl.SSLCertVerificationError as exc:
-            raise PermanentError(f"{notice_id}: {where}: TLS certificate not trusted: "
-                                 f"{exc.verify_message}") from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise TransientError(f"{notice_id}: cannot reach the mail server {where}: "
-                                 f"{exc}") from None
-
-
-def _classified(code: int, message: str) -> TransientError | PermanentError:
-    if 400 <= code < 500:
-        return TransientError(message)
-    return PermanentError(message)
-
-
-def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+        send(self.settings, message, to, notice_id, user=self._user, password=self._password)
