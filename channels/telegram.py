@@ -531,7 +531,9 @@ def _scrub(text: str, token: str) -> str:
 
 
 class _RedactToken(logging.Filter):
-    """Rewrites a log record so that the token never reaches a handler."""
+    """Rewrites a log record so that the token never reaches a handler, and without the
+    traceback PTB attaches to an error (a 429 its limiter gave up on): the channel reports
+    every error itself, in one line, and an expected remote error is no crash."""
 
     def __init__(self, token: str) -> None:
         super().__init__()
@@ -541,6 +543,8 @@ class _RedactToken(logging.Filter):
         message = record.getMessage()
         if self.token in message:
             record.msg, record.args = message.replace(self.token, REDACTED), None
+        if record.exc_info or record.exc_text:
+            record.exc_info, record.exc_text = None, None
         return True
 
 

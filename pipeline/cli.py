@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import traceback
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from rich.table import Table
 from pipeline import __version__
 from pipeline.errors import InputError, NoticecastError, Problem
 from pipeline.project import Project
+from pipeline.redact import format_exception, install_log_redaction, redact, watch
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,7 +57,7 @@ def format_option(func: F) -> F:
 
 def print_problems(problems: Sequence[Problem]) -> None:
     for problem in problems:
-        line = str(problem)
+        line = redact(str(problem))
         if problem.severity == "error":
             err.print(f"[red]{_escape(line)}[/red]")
         else:
@@ -90,6 +90,7 @@ class _ProjectRef:
     def get(self) -> Project:
         if self._project is None:
             self._project = Project.open(self.project_dir, self.config_path)
+            watch(self._project.config)  # its secrets are masked in whatever is shown
         return self._project
 
 
@@ -219,6 +220,9 @@ from pipeline.commands import (  # noqa: E402
 # -- the entry point ---------------------------------------------------------------------
 
 def main(argv: Sequence[str] | None = None) -> None:
+    # Whatever a remote side echoed into an error, no secret and no phone number reaches the
+    # terminal, a log or a crash file in clear (pipeline.redact).
+    install_log_redaction()
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="noticecast",
                  standalone_mode=False)
@@ -234,15 +238,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         print_problems(exc.problems)
         sys.exit(exc.exit_code)
     except NoticecastError as exc:
-        err.print(f"[red]error: {_escape(str(exc))}[/red]")
+        err.print(f"[red]error: {_escape(redact(str(exc)))}[/red]")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except Exception:
+    except Exception as exc:
         crash = Path(tempfile.gettempdir()) / (
             f"noticecast-crash-{datetime.now():%Y%m%d-%H%M%S}.txt")
-        crash.write_text(traceback.format_exc(), "utf-8")
+        crash.write_text(format_exception(exc), "utf-8")
         err.print(f"[red]internal error: this is a bug in noticecast. The details are in "
                   f"{crash}; please attach that file to a report.[/red]")
         sys.exit(70)

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import LedgerError
+from pipeline.redact import redact
 
 PENDING, SENDING, DELIVERED, RETRY, FAILED, IN_DOUBT, RESOLVED, CANCELLED = (
     "pending", "sending", "delivered", "retry", "failed", "in-doubt", "resolved", "cancelled")
@@ -431,8 +432,7 @@ class Ledger:
             "INSERT INTO events (delivery_id, state, at, as_of, actor, attempt, next_at, "
             "reason, receipt, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (delivery_id, outcome.state, _iso(utc_now()), _iso(as_of), actor, outcome.attempt,
-             _iso(outcome.next_at), outcome.reason,
-             json.dumps(outcome.receipt, ensure_ascii=False) if outcome.receipt else None,
+             _iso(outcome.next_at), _recorded(outcome.reason), _recorded_receipt(outcome.receipt),
              outcome.batch))
 
     def _id(self, key: Key) -> int | None:
@@ -651,6 +651,17 @@ def _statements(script: str) -> list[str]:
     if buffer.strip():
         statements.append(buffer.strip())
     return statements
+
+
+def _recorded(reason: str | None) -> str | None:
+    """A reason as the ledger keeps it: whatever the far side echoed into an error, no secret
+    and no phone number in full (``pipeline.redact``)."""
+    return redact(reason) if reason else reason
+
+
+def _recorded_receipt(receipt: dict[str, Any] | None) -> str | None:
+    # Secrets only: a receipt's ids (an SMPP message id may be 11 digits) must stay exact.
+    return redact(json.dumps(receipt, ensure_ascii=False), phones=False) if receipt else None
 
 
 def open_readonly(path: Path) -> Ledger | None:
