@@ -7,6 +7,7 @@ there; a text of which anything may have been stored is delivered or in doubt, n
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -129,6 +130,22 @@ def test_clean_one_bind_whole_texts_receipts_and_unbind(tmp_path: Path) -> None:
     assert states == {"8613800000001": {"handset-delivered": parts["8613800000001"]},
                       "8613800000002": {"undeliverable": parts["8613800000002"]},
                       "8613800000003": {"expired": parts["8613800000003"]}}
+    shown = json.loads(cli(root, "status", "--format", "json"))["deliveries"]
+    assert {row["target_label"]: row["handset"]["receipts"] for row in shown} == {
+        "138****0001": {"handset-delivered": parts["8613800000001"]},
+        "138****0002": {"undeliverable": parts["8613800000002"]},
+        "138****0003": {"expired": parts["8613800000003"]}}
+    table = cli(root, "status")
+    assert f"handset: undeliverable {parts['8613800000002']}/" in table
+    assert "13800000002" not in table
+
+
+def cli(root: Path, *args: str) -> str:
+    """Run the real command line; returns what it printed on stdout."""
+    done = subprocess.run([sys.executable, "-m", "pipeline", "-C", str(root), *args],
+                          capture_output=True, text=True, check=True,
+                          env={**os.environ, "COLUMNS": "250"})
+    return done.stdout
 
 
 @pytest.mark.parametrize("scenario", ["drop", "silence"])
@@ -195,13 +212,16 @@ def test_a_reply_t_opts_the_phone_out(tmp_path: Path) -> None:
         run(root)
         (reply,) = smsc.wait_for("reply")
         assert [a for a in smsc.events("deliver_sm_resp") if a["kind"] == "reply"]
+        before = len(smsc.stored())
         add_notice(root, "sg-2018-0009", "马祖村", datetime(2018, 7, 9, 9, 0))
-        run(root, DAY1 + timedelta(days=1))
+        run(root, DAY1 + timedelta(days=1))  # a new notice for 马祖村: phones 1 and 3
         check_promises(root, smsc)
-        later = [s for s in smsc.stored() if s["at"] > reply["at"]]
-        assert later and {s["phone"] for s in later} == {"8613800000003"}
-    cli = subprocess.run([sys.executable, "-m", "pipeline", "-C", str(root), "subscribers"],
-                         capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"},
-                         check=True)
-    assert "138****0001" in cli.stdout and "T" in cli.stdout and "opted out" in cli.stdout
-    assert "13800000001" not in cli.stdout + cli.stderr
+        assert {s["phone"] for s in smsc.stored()[before:]} == {"8613800000003"}
+        assert not [s for s in smsc.stored()
+                    if s["phone"] == reply["phone"] and s["at"] > reply["at"]]
+    shown = cli(root, "subscribers")
+    assert "138****0001" in shown and "opted out 2" in shown and "replied T (smpp)" in shown
+    assert "13800000001" not in shown
+    (opted_out,) = json.loads(cli(root, "subscribers", "--opted-out", "--format", "json"))[
+        "subscribers"]
+    assert (opted_out["phone"], opted_out["opted_out"]["word"]) == ("138****0001", "T")

@@ -29,7 +29,7 @@ from pipeline.cli import (
 from pipeline.errors import LedgerError
 
 if TYPE_CHECKING:
-    from pipeline.ledger import HandsetState, Row
+    from pipeline.ledger import Row
     from pipeline.project import Project
     from pipeline.publish import PublishReport
 
@@ -201,11 +201,9 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
     if ledger is not None:
         with ledger:
             rows = ledger.current(notice_id=notice_id, channel=channel, states=states or None)
-    handset: dict[tuple[str, str], HandsetState] = {}  # SMS receipts, by (digest, target)
     doubt = [r for r in rows if r.state == IN_DOUBT]
     if fmt == "json":
-        click.echo(json.dumps({"deliveries": [_with_handset(r, handset) for r in rows],
-            handset = ledger.handset_states()
+        click.echo(json.dumps({"deliveries": [r.as_dict() for r in rows],
                                "in_doubt": [str(r.key) for r in doubt]},
                               ensure_ascii=False, indent=2))
         return
@@ -223,7 +221,7 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
                       str(row.attempt),
                       when.astimezone(project.config.zone).strftime("%Y-%m-%d %H:%M")
                       if when else "",
-                      _escape(_note(row, handset)))
+                      _escape(_note(row)))
     out.print(table)
     digests: dict[str, list[Row]] = {}
     for row in doubt:
@@ -238,18 +236,10 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
                   "if it arrived, else --resend[/magenta]")
 
 
-def _note(row: Row, handset: dict[tuple[str, str], HandsetState] | None = None) -> str:
-    state = (handset or {}).get((row.batch or "", row.key.target))
-    receipts = f"handset: {state.summary()}" if state is not None else ""
+def _note(row: Row) -> str:
     if row.state == "in-doubt" and row.batch and row.batch.startswith("dg-"):
-        return "; ".join(filter(None, [f"digest {row.batch}: {row.reason or ''}", receipts]))
-    return "; ".join(filter(None, [row.reason or "", receipts]))
-
-
-def _with_handset(row: Row, handset: dict[tuple[str, str], HandsetState]) -> dict[str, Any]:
-    """A row for JSON, with what the handsets said of its text (SMS receipts), if anything."""
-    state = handset.get((row.batch or "", row.key.target))
-    return {**row.as_dict(), **({"handset": state.as_dict()} if state is not None else {})}
+        return f"digest {row.batch}: {row.reason or ''}"
+    return row.reason or ""
 
 
 @cli.command()
