@@ -117,6 +117,13 @@ def _expect_all_outputs(p: Page) -> None:
     expect(p.locator("#ticker-line")).not_to_be_empty()
     expect(p.locator('[data-output="sms"] tr.sms-part').first).to_be_visible()
     expect(p.locator('[data-output="sms"] .sms-digest').first).to_be_visible()
+    wechat = p.locator('[data-output="wechat"]')
+    expect(wechat.locator('.wechat-card[data-event="publish"] img')).to_be_visible()
+    expect(wechat.locator(".wechat-title").first).not_to_be_empty()
+    expect(wechat.locator(".wechat-digest").first).not_to_be_empty()
+    article = p.frame_locator("iframe.wechat")
+    expect(article.locator("table").first).to_contain_text("资金合计")
+    expect(article.locator("img").first).to_be_visible()
     # Every image really loaded from the preview's /out/ route.
     broken = p.evaluate(
         "Array.from(document.querySelectorAll('[data-output] img'))"

@@ -20,10 +20,11 @@ RENDERER_TITLES = {
     "newspaper": "报纸版块 Newspaper block",
     "ticker": "LED / 电视滚动 Ticker",
     "sms": "短信 SMS",
+    "wechat": "微信公众号 WeChat article",
 }
 # The channel that carries each renderer's output to its audience.
 RENDERER_CHANNELS = {"web": "site", "card": "telegram", "newspaper": "newspaper",
-                     "ticker": "ticker", "sms": "sms"}
+                     "ticker": "ticker", "sms": "sms", "wechat": "wechat"}
 STATE_FILTERS = {
     "invalid": "有错误",
     PublicityState.running.value: PublicityState.running.label,
@@ -243,7 +244,22 @@ def _sms_message(data: dict[str, Any]) -> dict[str, Any]:
             "text": data.get("text", "")}
 
 
+WECHAT_EVENTS = {"publish": "发布 publish", "correction": "更正 correction",
+                 "withdrawal": "撤回 withdrawal"}
+
+
+def _wechat(reader: OutputReader, outputs: RendererOutputs, snapshot: Snapshot,
+            entry: NoticeEntry) -> dict[str, Any]:
+    """The article as a subscriber's phone lists it (cover, title, digest), per event."""
+    article = reader.json(outputs.find("article.json")) or {}
+    variants = article.get("variants") or {}
+    shown = [{"event": event, "label": label, **variants[event]}
+             for event, label in WECHAT_EVENTS.items() if isinstance(variants.get(event), dict)]
+    return {"cover": outputs.find("thumb.png"), "page": outputs.find("article.html"),
+            "variants": shown, "source_url": article.get("content_source_url")}
+
+
 PANEL_DATA = {"web": _web, "card": _card, "newspaper": _newspaper, "ticker": _ticker,
-              "sms": _sms}
+              "sms": _sms, "wechat": _wechat}
 
 __all__ = ["Filters", "OutputFile", "index_view", "notice_view"]
