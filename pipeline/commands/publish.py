@@ -29,7 +29,7 @@ from pipeline.cli import (
 from pipeline.errors import LedgerError
 
 if TYPE_CHECKING:
-    from pipeline.ledger import Row
+    from pipeline.ledger import HandsetState, Row
     from pipeline.project import Project
     from pipeline.publish import PublishReport
 
@@ -198,12 +198,14 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
     project = ref.get()
     ledger = open_readonly(ledger_path(project))
     rows = []
+    handset: dict[tuple[str, str], HandsetState] = {}  # SMS receipts, by (digest, target)
     if ledger is not None:
         with ledger:
             rows = ledger.current(notice_id=notice_id, channel=channel, states=states or None)
+            handset = ledger.handset_states()
     doubt = [r for r in rows if r.state == IN_DOUBT]
     if fmt == "json":
-        click.echo(json.dumps({"deliveries": [r.as_dict() for r in rows],
+        click.echo(json.dumps({"deliveries": [_with_handset(r, handset) for r in rows],
                                "in_doubt": [str(r.key) for r in doubt]},
                               ensure_ascii=False, indent=2))
         return
@@ -221,7 +223,7 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
                       str(row.attempt),
                       when.astimezone(project.config.zone).strftime("%Y-%m-%d %H:%M")
                       if when else "",
-                      _escape(_note(row)))
+                      _escape(_note(row, handset)))
     out.print(table)
     digests: dict[str, list[Row]] = {}
     for row in doubt:
@@ -236,10 +238,18 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
                   "if it arrived, else --resend[/magenta]")
 
 
-def _note(row: Row) -> str:
+def _note(row: Row, handset: dict[tuple[str, str], HandsetState] | None = None) -> str:
+    state = (handset or {}).get((row.batch or "", row.key.target))
+    receipts = f"handset: {state.summary()}" if state is not None else ""
     if row.state == "in-doubt" and row.batch and row.batch.startswith("dg-"):
-        return f"digest {row.batch}: {row.reason or ''}"
-    return row.reason or ""
+        return "; ".join(filter(None, [f"digest {row.batch}: {row.reason or ''}", receipts]))
+    return "; ".join(filter(None, [row.reason or "", receipts]))
+
+
+def _with_handset(row: Row, handset: dict[tuple[str, str], HandsetState]) -> dict[str, Any]:
+    """A row for JSON, with what the handsets said of its text (SMS receipts), if anything."""
+    state = handset.get((row.batch or "", row.key.target))
+    return {**row.as_dict(), **({"handset": state.as_dict()} if state is not None else {})}
 
 
 @cli.command()
