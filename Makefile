@@ -13,7 +13,7 @@ demo: system-deps $(STAMP)
 	$(BIN)/noticecast build --today $(TODAY)
 	$(BIN)/noticecast publish --today $(TODAY)
 	@echo
-	@echo "Outputs:   out/web/index.html (site), out/card/, out/newspaper/, out/ticker/, out/sms/"
+	@echo "Outputs:   out/web/index.html (site), out/card/, out/newspaper/, out/ticker/, out/sms/, out/wechat/"
 	@echo "Delivered: out/channels/<channel>/ (local sinks; no credentials are configured)"
 	@echo "Ledger:    .noticecast/ledger.sqlite  (.venv/bin/noticecast status)"
 	@echo "Look:      .venv/bin/noticecast serve   or   .venv/bin/noticecast preview --today $(TODAY)"
