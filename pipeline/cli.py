@@ -213,6 +213,7 @@ from pipeline.commands import (  # noqa: E402
     preview,  # noqa: F401
     publish,  # noqa: F401
     sms,  # noqa: F401
+    subscribers,  # noqa: F401
     ticker,  # noqa: F401
     web,  # noqa: F401
 )
