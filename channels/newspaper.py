@@ -4,23 +4,33 @@ Without an address, the PDF, its proof PNG and its metadata are dropped into the
 inbox folder, ``out/channels/newspaper/<issue date>/``, atomically (a half-written PDF is never
 seen). With ``channels.newspaper.to`` set, they are e-mailed to the editor over SMTP (STARTTLS
 and login only when configured; the password comes from the environment variable named in the
-config). Delivering twice is harmless: the same files, or a second copy of the same e-mail.
+config). Dropping twice is harmless (the same files). An e-mail reaches a person, so mailing
+is at most once: a connection that dies once the message is on its way makes the delivery in
+doubt, for an operator (``channels.smtp``). Should a copy go out twice all the same (an operator
+resends one that had arrived), it is the same message: the Message-ID is made from the delivery
+key, so the editor's mail client can tell it is a copy.
 
-Errors: a connection failure, a timeout or an SMTP 4xx reply is transient (retried later); a 5xx
-reply (an address the server rejects, a refused login) is permanent.
+The e-mail proposes a print date (拟于…刊登): the first of the paper's issue days
+(``newspaper.issue_days``) on or after the day it is sent, in the office's time zone, and never
+before the block's own date. The Date header is in that time zone too.
+
+Errors: a connection failure, a timeout before sending or an SMTP 4xx reply is transient
+(retried later); a 5xx reply (an address the server rejects, a refused login) is permanent.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from pathlib import Path
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from channels.base import (
     Artifact,
@@ -34,9 +44,9 @@ from channels.base import (
 )
 from channels.smtp import mask_address, send
 from pipeline.build import write_atomic
-from pipeline.config import Config
+from pipeline.config import WEEKDAYS, Config
 from pipeline.config import NewspaperChannel as Settings
-from pipeline.model import format_date
+from pipeline.model import DEFAULT_TIMEZONE, format_date
 
 EVENT_SUFFIX = {"publish": "", "correction": "-correction", "withdrawal": "-withdrawal",
                 "expiry": "-expiry"}
@@ -82,17 +92,50 @@ class NewspaperChannel:
     scope: ClassVar[Scope] = "notice"
 
     def __init__(self, settings: Settings, sink: Path, *, user: str | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, zone: ZoneInfo | None = None,
+                 issue_days: Sequence[str] = WEEKDAYS,
+                 clock: Callable[[ZoneInfo], datetime] | None = None) -> None:
         self.settings = settings
         self.sink = sink
         self._user = user
         self._password = password
+        self.zone = zone or ZoneInfo(DEFAULT_TIMEZONE)
+        self.issue_days = frozenset(WEEKDAYS.index(day) for day in issue_days)
+        self.clock = clock or datetime.now  # the moment of sending; a test may fix it
+        if settings.to:
+            # An e-mail reaches a person: the ledger treats a half-done one as in doubt.
+            self.delivery = "at-most-once"  # type: ignore[misc]
 
     @classmethod
     def from_config(cls, config: Config, sink: Path) -> NewspaperChannel:
         settings = config.channels.newspaper
         return cls(settings, sink, user=Config.secret(settings.smtp_user_env),
-                   password=Config.secret(settings.smtp_password_env))
+                   password=Config.secret(settings.smtp_password_env), zone=config.zone,
+                   issue_days=config.newspaper.issue_days)
+
+    def print_date(self, sent: date, block_date: date | None = None) -> date:
+        """The first issue day on or after ``sent`` (and not before the block's own date)."""
+        day = max(sent, block_date) if block_date else sent
+        for _ in range(7):
+            if day.weekday() in self.issue_days:
+                return day
+            day += timedelta(days=1)
+        return day  # unreachable: the config holds at least one issue day
+
+    def _print_date_of(self, files: BlockFiles, now: datetime) -> date:
+        block_date = (date.fromisoformat(files.issue_date)
+                      if files.issue_date != "undated" else None)
+        return self.print_date(now.date(), block_date)
+
+    def message_id(self, delivery: Delivery) -> str:
+        """The same for every attempt of one delivery key, so a copy is recognisable."""
+        key = "|".join((delivery.notice_id, str(delivery.revision), delivery.event, self.name,
+                        delivery.target.key))
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        # Short enough that the header is never folded (a folded id is read back with a space).
+        local = re.sub(r"[^A-Za-z0-9.-]+", "-", f"{delivery.notice_id}.r{delivery.revision}")
+        domain = self.settings.sender.rpartition("@")[2] or "localhost"
+        return f"<{local[:40]}.{digest}@{domain}>"
 
     def targets(self, config: Config) -> list[Target]:
         to = self.settings.to
@@ -141,20 +184,22 @@ class NewspaperChannel:
 
     # -- e-mail to the editor ------------------------------------------------------------
 
-    def message(self, delivery: Delivery, files: BlockFiles, to: str) -> EmailMessage:
+    def now(self) -> datetime:
+        """The moment of sending, in the office's time zone."""
+        return self.clock(self.zone).astimezone(self.zone)
+
+    def message(self, delivery: Delivery, files: BlockFiles, to: str,
+                now: datetime | None = None) -> EmailMessage:
         """The MIME message: a Chinese subject, a short note, the PDF and the proof."""
         label = EVENT_LABEL.get(delivery.event, "")
-        issue = (format_date(date.fromisoformat(files.issue_date))
-                 if files.issue_date != "undated" else "日期待定")
+        now = now or self.now()
+        issue = format_date(self._print_date_of(files, now))
         message = EmailMessage()
         message["Subject"] = f"{label}报纸公告版样：{files.title}（{issue}）"
         message["From"] = self.settings.sender
         message["To"] = to
-        message["Date"] = format_datetime(datetime.now(UTC))
-        domain = self.settings.sender.rpartition("@")[2] or "localhost"
-        message["Message-ID"] = make_msgid(
-            idstring=f"{delivery.notice_id}.r{delivery.revision}.{delivery.event}",
-            domain=domain)
+        message["Date"] = format_datetime(now)
+        message["Message-ID"] = self.message_id(delivery)
         meta = files.metadata
         message.set_content(
             f"编辑同志：\n\n附件为《{files.title}》的报纸公告版样（{label or '新发布'}），"
@@ -173,10 +218,12 @@ class NewspaperChannel:
         return message
 
     def _mail(self, delivery: Delivery, files: BlockFiles, to: str) -> Receipt:
-        message = self.message(delivery, files, to)
+        now = self.now()
+        message = self.message(delivery, files, to, now)
         self._send(message, to, delivery.notice_id)
         return Receipt(self.name, delivery.target.key, remote_id=str(message["Message-ID"]),
                        details={"issue_date": files.issue_date, "event": delivery.event,
+                                "print_date": self._print_date_of(files, now).isoformat(),
                                 "attachments": len(list(message.iter_attachments()))})
 
     def _send(self, message: EmailMessage, to: str, notice_id: str) -> None:

@@ -3,7 +3,9 @@
 STARTTLS and login only when configured; the password comes from the environment variable the
 config names. Errors: a connection failure, a timeout or a 4xx reply is transient (retried
 later); a 5xx reply (an address the server rejects, a refused login), a server without the
-configured STARTTLS/AUTH or an untrusted certificate is permanent.
+configured STARTTLS/AUTH or an untrusted certificate is permanent. A connection that drops or
+goes silent once the message is being sent, with no reply to it, is in doubt: the server may
+have taken it (the Message-ID lets a reader's client tell a second copy apart).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import ssl
 from email.message import EmailMessage
 from typing import Protocol
 
-from pipeline.errors import PermanentError, TransientError
+from pipeline.errors import InDoubtError, PermanentError, TransientError
 
 SMTP_TIMEOUT_S = 30.0
 
@@ -37,6 +39,7 @@ def send(settings: SmtpSettings, message: EmailMessage, to: str, what: str, *,
          user: str | None = None, password: str | None = None) -> None:
     """Send ``message`` to ``to``; ``what`` starts every error message (a notice id)."""
     where = f"{settings.smtp_host}:{settings.smtp_port}"
+    sending = False
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
                           timeout=SMTP_TIMEOUT_S) as smtp:
@@ -46,6 +49,7 @@ def send(settings: SmtpSettings, message: EmailMessage, to: str, what: str, *,
                 smtp.ehlo()
             if user and password:
                 smtp.login(user, password)
+            sending = True  # from here on, a silence may come after the server took it
             smtp.send_message(message, from_addr=settings.sender, to_addrs=[to])
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = min(exc.recipients.values(), key=lambda item: item[0])
@@ -61,6 +65,9 @@ def send(settings: SmtpSettings, message: EmailMessage, to: str, what: str, *,
         raise PermanentError(f"{what}: {where}: TLS certificate not trusted: "
                              f"{exc.verify_message}") from None
     except (smtplib.SMTPException, OSError) as exc:
+        if sending:
+            raise InDoubtError(f"{what}: {where} gave no reply to the message ({exc}); it may "
+                               "have been accepted") from None
         raise TransientError(f"{what}: cannot reach the mail server {where}: "
                              f"{exc}") from None
 

@@ -94,6 +94,10 @@ class Card(Section):
     title_min_px: int = Field(default=56, ge=24, le=1024)
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 class Newspaper(Section):
     """The page grid of the paper (default: a 四开 page, 6 columns)."""
 
@@ -110,6 +114,9 @@ class Newspaper(Section):
     body_pt: float = Field(default=9.0, ge=5, le=24)
     min_body_pt: float = Field(default=8.0, ge=5, le=24)  # --shrink goes no lower
     proof_dpi: int = Field(default=150, ge=72, le=600)
+    # The days the paper comes out: a block mailed to the editors proposes the first of them
+    # on or after the day it is sent (拟于…刊登). Default: a daily paper.
+    issue_days: tuple[Weekday, ...] = Field(default=WEEKDAYS, min_length=1)
 
 
 class Ticker(Section):

@@ -9,18 +9,21 @@ import ssl
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from channels.base import Delivery, PermanentError, TransientError
+from channels.base import Delivery, InDoubtError, PermanentError, TransientError
 from channels.newspaper import NewspaperChannel
 from pipeline.config import Config
 from pipeline.renderers.base import Artifact
 
 TITLE = "师古镇马祖村产业道路硬化工程项目公示"
+ZONE = "Asia/Shanghai"
 EDITOR = "bianji@paper.example"
 
 
@@ -95,6 +98,7 @@ class Mailroom:
     received: list[Any] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
     logins: list[tuple[str, str]] = field(default_factory=list)
+    hang_up_after_data: int = 0  # take the message, then drop the line before replying
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
@@ -105,6 +109,9 @@ class Mailroom:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append(envelope)
+        if self.hang_up_after_data:
+            self.hang_up_after_data -= 1
+            server.transport.close()
         return "250 Message accepted for delivery"
 
 
@@ -148,6 +155,7 @@ def test_email_to_the_editor_carries_pdf_and_proof(smtp_server: tuple[Mailroom, 
                  sender="gongshi@office.example", smtp_user_env="NC_TEST_SMTP_USER",
                  smtp_password_env="NC_TEST_SMTP_PASSWORD")
     channel = NewspaperChannel.from_config(cfg, tmp_path)
+    channel.clock = lambda zone: datetime(2018, 7, 3, 23, 0, tzinfo=UTC)  # 7:00 the 4th there
     [target] = channel.targets(cfg)
     assert EDITOR not in target.key and target.label == "editor b***@paper.example"
     receipt = channel.deliver(delivery(channel, cfg, "correction", revision=2))
@@ -164,7 +172,56 @@ def test_email_to_the_editor_carries_pdf_and_proof(smtp_server: tuple[Mailroom, 
     assert parts[f"sf-2018-0012-r2 {TITLE}.pdf"].get_content() == b"%PDF-1.7 block"
     assert parts[f"sf-2018-0012-r2 {TITLE} 校样.png"].get_content() == b"\x89PNG proof"
     assert "114.0 × 143.1 毫米" in message.get_body(("plain",)).get_content()
+    assert "拟于2018年7月4日刊登" in message.get_body(("plain",)).get_content()
+    assert message["Date"].endswith("+0800")  # the office's time zone, Asia/Shanghai
+    assert message["Date"].datetime == datetime(2018, 7, 4, 7, 0, tzinfo=ZoneInfo(ZONE))
     assert not list(tmp_path.iterdir())  # e-mail instead of the inbox folder
+
+
+@pytest.mark.parametrize(("sent", "issue_days", "proposed"), [
+    (datetime(2018, 7, 5, 15, 30, tzinfo=UTC), ["mon", "wed", "fri"], "2018年7月6日"),
+    (datetime(2018, 7, 6, 16, 30, tzinfo=UTC), ["mon", "wed", "fri"], "2018年7月9日"),
+    (datetime(2018, 7, 1, 8, 0, tzinfo=UTC), ["mon", "wed", "fri"], "2018年7月4日"),
+    (datetime(2018, 7, 20, 1, 0, tzinfo=UTC), ["sat"], "2018年7月21日"),
+])
+def test_the_proposed_print_date_is_the_next_issue_on_or_after_sending(
+        smtp_server: tuple[Mailroom, int], tmp_path: Path, sent: datetime,
+        issue_days: list[str], proposed: str) -> None:
+    mailroom, port = smtp_server
+    cfg = Config(newspaper={"issue_days": issue_days},
+                 channels={"newspaper": {"to": EDITOR, "smtp_host": "127.0.0.1",
+                                         "smtp_port": port}})
+    channel = NewspaperChannel.from_config(cfg, tmp_path)
+    channel.clock = lambda zone: sent
+    receipt = channel.deliver(delivery(channel, cfg))
+    message = message_from_bytes(mailroom.received[0].content, policy=policy.default)
+    # Never the notice's own, past date; never before the block's date (the 4th, a Wednesday).
+    assert f"拟于{proposed}刊登" in message.get_body(("plain",)).get_content()
+    assert message["Subject"].endswith(f"（{proposed}）")
+    assert receipt.details["print_date"]
+
+
+def test_a_retry_is_the_same_message_and_a_lost_reply_is_in_doubt(
+        smtp_server: tuple[Mailroom, int], tmp_path: Path) -> None:
+    mailroom, port = smtp_server
+    cfg = config(to=EDITOR, smtp_host="127.0.0.1", smtp_port=port,
+                 sender="gongshi@office.example")
+    channel = NewspaperChannel.from_config(cfg, tmp_path)
+    assert channel.delivery == "at-most-once"  # an e-mail reaches a person
+    mailroom.hang_up_after_data = 1
+    with pytest.raises(InDoubtError, match="may have been accepted"):
+        channel.deliver(delivery(channel, cfg))
+    # The operator resends it (`noticecast resolve --resend`): the same Message-ID, so the
+    # editor's client can tell the second copy for what it is.
+    again = NewspaperChannel.from_config(cfg, tmp_path).deliver(delivery(channel, cfg))
+    first, second = (message_from_bytes(e.content, policy=policy.default)
+                     for e in mailroom.received)
+    assert first["Message-ID"] == second["Message-ID"] == again.remote_id
+    assert again.remote_id.startswith("<sf-2018-0012.r1.")
+    assert again.remote_id.endswith("@office.example>")
+    # Another delivery key is another message.
+    other = channel.deliver(delivery(channel, cfg, "correction", revision=2))
+    assert other.remote_id != again.remote_id
 
 
 @pytest.mark.parametrize(("reply", "error"), [("550 5.1.1 no such mailbox", PermanentError),
