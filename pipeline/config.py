@@ -144,8 +144,19 @@ class Sms(Section):
     # would go out, and nobody would notice); false makes it a warning there too.
     require_subscribers: bool = True
     notify_withdrawal: bool = True
+    # Links in a digest: none, one to the subscriber's area listing, or one per notice; a short
+    # domain that serves the same site (https://gs.example.cn) saves every text 20 units or so.
+    links: Literal["none", "area", "notice"] = "area"
+    link_base: str | None = None  # None: site.base_url
     # A reply (MO) that is one of these words, whatever its case or width, opts the phone out.
     opt_out_words: list[str] = Field(default_factory=lambda: ["T", "TD", "退订"])
+
+    @field_validator("link_base")
+    @classmethod
+    def _link_base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"link_base {value!r} must start with http:// or https://")
+        return value.rstrip("/") if value else value
 
 
 class TelegramChannel(Section):

@@ -386,6 +386,8 @@ class Correction(Frozen):
 
     note: FreeText
     changes: tuple[FreeText, ...] = ()
+    # What the SMS says instead of a long note, e.g. 资金更正为47.8万元.
+    sms_summary: Annotated[Text, Field(max_length=60)] | None = None
 
 
 class Withdrawal(Frozen):

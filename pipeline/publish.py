@@ -61,7 +61,6 @@ files are seen).
 
 from __future__ import annotations
 
-import json
 import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -259,6 +258,7 @@ class _Session:
         self.actor = actor
         self.channels: dict[str, Channel] = {}
         self.infos: dict[str, ChannelInfo] = {}
+        self.digests: Any = None  # pipeline.renderers.sms.DigestCache, made on first use
 
     # -- step 4 and 5: load, open the channels, plan --------------------------------------
 
@@ -454,13 +454,14 @@ class _Session:
         return self.digest_delivery(batch, items)
 
     def digest_delivery(self, batch: Batch, items: list[Item]) -> Delivery:
-        from pipeline.renderers.sms import compose_digest
+        from pipeline.renderers.sms import DigestCache
 
-        ctx = self.render_context()
+        if self.digests is None:  # one composition per distinct digest in the run
+            self.digests = DigestCache(self.render_context())
         area = batch.target.address.get("area", "")
-        digest = compose_digest([(i.notice, i.key.event) for i in items], area, ctx)
-        artifact: Artifact = digest.to_artifact() if hasattr(digest, "to_artifact") else digest
-        digest_id = json.loads(artifact.data).get("digest_id", "digest")
+        digest = self.digests.compose([(i.notice, i.key.event) for i in items], area)
+        artifact: Artifact = digest.to_artifact()
+        digest_id = digest.digest_id
         previous = next((i.previous for i in items if i.previous is not None), None)
         return Delivery(notice_id=str(digest_id), revision=0,
                         target=batch.target, artifacts=[artifact], event=_event_of(items),

@@ -25,7 +25,8 @@ DAY3 = datetime(2018, 7, 10, 10, 0, tzinfo=ZONE)
 CONFIG = {
     "regions": {"什邡市": {"师古镇": ["马祖村", "红豆村"]}},
     "site": {"base_url": "https://gongshi.example.gov.cn"},
-    "sms": {"subscribers": "subscribers.csv", "notify_withdrawal": True},
+    # links per notice: the texts then name each notice's id, which the tests look for
+    "sms": {"subscribers": "subscribers.csv", "notify_withdrawal": True, "links": "notice"},
     "publish": {"durability": "normal"},
 }
 PEOPLE = {  # phone -> area

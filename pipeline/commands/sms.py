@@ -2,6 +2,7 @@
 
     noticecast sms segment [--signature S] [--opt-out O] [--json] TEXT
     noticecast sms digest (--area PATH | --phone NUMBER) [--today D] [--json]
+    noticecast sms preview --phone NUMBER [--today D] [--json]
     noticecast sms subscribers
 """
 
@@ -104,7 +105,54 @@ def digest_command(ref: _ProjectRef, area: str | None, phone: str | None, as_jso
         return
     err.print(f"digest for {label} on {ctx.today.isoformat()}: {len(digest.notice_ids)} "
               f"notice(s), {digest.digest_id}")
-    _print_segmentation(segment(digest.text))
+    _print_segmentation(Segmentation(digest.encoding, digest.units, digest.parts,
+                                     digest.part_units))
+
+
+@sms.command("preview")
+@click.option("--phone", required=True, metavar="NUMBER", help="A subscriber's phone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the text and its parts as JSON.")
+@today_option
+@pass_project
+def preview_command(ref: _ProjectRef, phone: str, as_json: bool, today: date | None) -> None:
+    """Print exactly the text this subscriber would receive today, with its parts and units.
+
+    It is what `noticecast publish --today D` would send them: the notices due to them by the
+    ledger (new ones, corrections and withdrawals of what they received, retries), composed as
+    publish composes them. Nothing is sent or recorded.
+    """
+    from pipeline.publish import PublishOptions, moment, publish
+    from pipeline.renderers.base import RenderContext
+    from pipeline.renderers.sms import DigestCache, digest_json
+
+    project = ref.get()
+    config = project.config
+    subscriber = _find_subscriber(ref, phone)
+    label = f"{subscriber.masked} ({subscriber.area})"
+    now = moment(config, today=project.today(today))
+    report = publish(project, PublishOptions(now=now, channel="sms", dry_run=True))
+    print_problems(report.problems)
+    batch = next((b for b in report.plan.batches if b.channel == "sms"
+                  and b.target.address.get("phone") == subscriber.phone), None)
+    when = now.isoformat(timespec="minutes")
+    if batch is None:
+        err.print(f"nothing is due for {label} as of {when}; `noticecast sms digest --phone` "
+                  "shows the digest of every current notice of their area")
+        return
+    ctx = RenderContext(config=config, today=now.astimezone(config.zone).date(),
+                        templates=project.templates)
+    digest = DigestCache(ctx).compose([(i.notice, i.key.event) for i in batch.items],
+                                      subscriber.area)
+    if as_json:
+        click.echo(json.dumps(digest_json(digest, phone=subscriber.masked,
+                                          area=subscriber.area, now=now.isoformat()),
+                              ensure_ascii=False, indent=2))
+        return
+    events = ", ".join(sorted({i.key.event for i in batch.items}))
+    err.print(f"to {label} as of {when}: {len(digest.notice_ids)} notice(s) ({events}), "
+              f"{digest.digest_id}")
+    _print_segmentation(Segmentation(digest.encoding, digest.units, digest.parts,
+                                     digest.part_units))
 
 
 def _find_subscriber(ref: _ProjectRef, phone: str) -> Subscriber:

@@ -1,4 +1,4 @@
-"""The SMS digest: one text per subscriber and run, with the notices of their area.
+"""The SMS digest: one text per subscriber and run, that a phone without a browser can act on.
 
 Targeting follows 分配到哪里、公开到哪里: a subscriber of a village gets that village's notices,
 the notices of its town, and the county's when ``sms.county_to_everyone`` is set; a subscriber
@@ -8,40 +8,62 @@ places below it.
 A digest reads::
 
     【扶贫公示】
-    1.【更正】马祖村产业道路硬化工程，68.5万元 https://…/n/sf-2018-0012
-    2.…
-    等5条，详见 https://…/areas/<area>/
+    【更正】宏达村 蔬菜大棚产业扶贫 公示至7月11日 总投资更正为47.8万元
+    马祖村 产业道路硬化 68.5万元 公示至7月14日
+    另有2条，详询0838-8202011
+    有异议请拨0838-8202012或12317
+    详见 https://gongshi.example.gov.cn/areas/f5888b6e48/
     回T退订
 
-Urgent notices come first, then corrections and withdrawals, then the newest. The signature and
-the opt-out count toward the budget of ``sms.max_parts`` parts; what does not fit is counted in
-the "等N条" line (N is the number of notices in the digest, named or not), which links to the
-area's listing page. No notice is dropped without being counted: ``Digest.notice_ids`` lists
-them all.
+Each item says where, what, how much and until when (``pipeline.renderers.sms_words``). Once
+per text comes the phone to call with an objection: the issuers' supervision phone when all
+items share one, else the office's (``office.supervision_phone``, then ``office.phone``), and
+the national hotline 12317. ``sms.links`` adds one link to the subscriber's area listing
+(``area``, the default), one per item (``notice``) or none; ``sms.link_base`` names a short
+domain for them. A link, a phone number, a date or an amount is never cut between two parts
+when the boundary can be moved back (``segment(..., keep=...)``).
+
+Ranking: urgent notices first, then corrections and withdrawals, then new notices; within each,
+the publicity period that ends soonest first. The whole text, signature and opt-out included,
+stays within ``sms.max_parts`` parts, by these rules in this order:
+
+1. as many items as fit with names and notes cut to ``MIN_CUT`` characters are shown; those
+   that do not fit are counted in one closing line, ``另有N条，详询<office phone>``; no notice
+   is dropped without being counted (``Digest.notice_ids`` lists them all);
+2. the names and notes of the shown items are then cut to one length, the longest that fits
+   (a text that fits as it is keeps every word); those of urgent items only when cutting all
+   the others to ``MIN_CUT`` is not enough;
+3. the link goes only when not even one item would fit with it.
+
+The templates ``sms/item.txt`` and ``sms/digest.txt`` say how the words are joined; a project's
+own ``templates/sms/`` overrides them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 from pipeline.config import Config
 from pipeline.errors import RenderError
 from pipeline.model import Level, Notice, PublicityState, Status
 from pipeline.renderers.base import Artifact, BaseRenderer, RenderContext
-from pipeline.renderers.sms_segment import segment
+from pipeline.renderers.sms_segment import Segmentation, segment
+from pipeline.renderers.sms_words import MIN_CUT, WHOLE, ItemWords, item_words
 from pipeline.renderers.web_links import area_dir
 
 DigestEvent = Literal["publish", "correction", "withdrawal", "expiry"]
-SHORT_TITLE_CHARS = 14
-# Endings that say nothing in a list of notices (it is all 公示 and 公告 there).
-_TITLE_ENDINGS = ("项目公示", "竣工公示", "公示公告", "公示", "公告", "的紧急通知", "紧急通知",
-                  "的通知", "通知")
-MARKS: dict[str, str] = {"correction": "【更正】", "withdrawal": "【撤回】", "expiry": "【结束】"}
+HOTLINE = "12317"  # the national poverty-alleviation supervision hotline
+_EVENT_RANK = {"correction": 0, "withdrawal": 0, "publish": 1, "expiry": 2}
+_LINK = re.compile(r"https?://\S+")
+# How far names and notes are cut: (urgent items, the others); None leaves them whole.
+Cuts = tuple[int | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -64,24 +86,35 @@ class DigestItem:
             return cls(item, "withdrawal")
         return cls(item, "correction" if item.is_correction else "publish")
 
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.notice.id, self.notice.revision, self.event)
+
 
 @dataclass(frozen=True)
 class Digest:
     text: str
     parts: tuple[str, ...]
     encoding: str
-    notice_ids: tuple[str, ...]
+    notice_ids: tuple[str, ...]  # every notice of the digest, named or counted, in rank order
     digest_id: str
+    part_units: tuple[int, ...] = ()
+    # (notice id, its line) of the items the text names, in order
+    lines: tuple[tuple[str, str], ...] = field(default=())
 
     def as_json(self) -> dict[str, Any]:
         """What the SMS channel receives (the "digest.json" artifact)."""
         return {"digest_id": self.digest_id, "parts": list(self.parts),
                 "notice_ids": list(self.notice_ids)}
 
-    @property
+    @cached_property
     def data(self) -> bytes:
         """The bytes of ``digest.json``."""
         return json.dumps(self.as_json(), ensure_ascii=False).encode()
+
+    @property
+    def units(self) -> int:
+        return sum(self.part_units)
 
     def to_artifact(self) -> Artifact:
         """The one artifact of an SMS Delivery."""
@@ -106,88 +139,175 @@ def applies_to(notice: Notice, area: str, config: Config) -> bool:
     return False
 
 
-def short_title(notice: Notice) -> str:
-    """A very short title: the project's name, or the title without its generic ending."""
-    title = notice.project.name if notice.project else notice.title
-    title = title.removeprefix("关于")
-    for ending in _TITLE_ENDINGS:
-        if title.endswith(ending) and len(title) > len(ending) + 1:
-            title = title[: -len(ending)]
-            break
-    if len(title) > SHORT_TITLE_CHARS:
-        title = title[: SHORT_TITLE_CHARS - 1] + "…"
-    return title
-
-
-def key_fact(notice: Notice) -> str:
-    """The amount when there is money, else the publicity period."""
-    if notice.total_display:
-        return notice.total_display
-    if notice.publicity:
-        return f"公示{notice.publicity.short_display}"
-    return ""
-
-
-def _order(item: DigestItem) -> tuple[Any, ...]:
+def rank(item: DigestItem) -> tuple[Any, ...]:
+    """Urgent first, then corrections and withdrawals, then new notices; the publicity period
+    that ends soonest first; then the newest."""
     notice = item.notice
-    return (not notice.is_urgent, item.event == "publish",
+    ends = notice.publicity.end if notice.publicity else date.max
+    return (not notice.is_urgent, _EVENT_RANK.get(item.event, 1), ends,
             -notice.published.timestamp(), notice.id)
 
 
-def listing_url(area: str, ctx: RenderContext) -> str:
+def link_base(config: Config) -> str:
+    return config.sms.link_base or config.site.base_url
+
+
+def listing_url(area: str, config: Config) -> str:
     """The area's listing page on the site, where the notices of a digest all appear."""
-    return f"{ctx.base_url}/{area_dir(area)}"
+    return f"{link_base(config)}/{area_dir(area)}"
 
 
-def item_line(item: DigestItem, number: int, ctx: RenderContext) -> str:
-    notice = item.notice
-    marks = MARKS.get(item.event, "")
-    if notice.is_urgent and item.event == "publish":
-        marks = "【紧急】"
-    text = ctx.templates.get_template("sms/item.txt").render(
-        number=number, marks=marks, title=short_title(notice),
-        fact="" if item.event == "withdrawal" else key_fact(notice),
-        link=ctx.short_url(notice.id), event=item.event, notice=notice)
-    return text.strip()
+def notice_link(notice: Notice, config: Config) -> str:
+    """The short link of a notice (the site redirects ``n/<id>`` to its page)."""
+    return f"{link_base(config)}/n/{notice.id}"
 
 
-def _digest_text(lines: Sequence[str], total: int, area: str, ctx: RenderContext) -> str:
-    sms = ctx.config.sms
-    text = ctx.templates.get_template("sms/digest.txt").render(
-        signature=sms.signature, items=list(lines), more=len(lines) < total, total=total,
-        listing_url=listing_url(area, ctx), opt_out=sms.opt_out, area=area)
-    return text.strip("\n")
+@dataclass(frozen=True)
+class Phones:
+    """The phones a text names once: to object, the hotline, to ask about what it leaves out."""
+
+    objection: str
+    hotline: str
+    inquiry: str
+
+    @classmethod
+    def of(cls, notices: Sequence[Notice], config: Config) -> Phones:
+        office = config.office
+        supervision = list(dict.fromkeys(n.contact.supervision_phone for n in notices
+                                         if n.contact.supervision_phone))
+        if len(supervision) == 1:
+            objection = supervision[0]  # the issuer's, shared by every item
+        else:
+            objection = (office.supervision_phone or next(iter(supervision), None)
+                         or office.phone or next((n.contact.office_phone for n in notices
+                                                  if n.contact.office_phone), None) or "")
+        hotline = next((n.contact.hotline for n in notices if n.contact.hotline), HOTLINE)
+        if objection == hotline:
+            objection = ""
+        inquiry = office.phone or objection or hotline
+        return cls(objection=objection, hotline=hotline, inquiry=inquiry)
+
+
+class _Composer:
+    """The text of one digest at each step of the shortening rules."""
+
+    def __init__(self, ordered: Sequence[DigestItem], area: str, ctx: RenderContext) -> None:
+        config = ctx.config
+        self.ctx = ctx
+        self.area = area
+        self.sms = config.sms
+        per_notice = self.sms.links == "notice"
+        self.words = [item_words(item.notice, item.event, area, ctx.today,
+                                 notice_link(item.notice, config) if per_notice else "")
+                      for item in ordered]
+        self.phones = Phones.of([item.notice for item in ordered], config)
+        self.area_link = listing_url(area, config) if self.sms.links == "area" else ""
+        self.item_template = ctx.templates.get_template("sms/item.txt")
+        self.digest_template = ctx.templates.get_template("sms/digest.txt")
+
+    def text(self, shown: int, cuts: Cuts, links: bool) -> tuple[str, list[str]]:
+        lines = [self.line(words.cut_to(cuts[0] if words.urgent else cuts[1]), number, links)
+                 for number, words in enumerate(self.words[:shown], start=1)]
+        text = self.digest_template.render(
+            signature=self.sms.signature, items=lines, more=len(self.words) - shown,
+            total=len(self.words), inquiry_phone=self.phones.inquiry,
+            objection_phone=self.phones.objection, hotline=self.phones.hotline,
+            link=self.area_link if links else "", opt_out=self.sms.opt_out, area=self.area)
+        return text.strip("\n"), lines
+
+    def line(self, words: ItemWords, number: int, links: bool) -> str:
+        text = self.item_template.render(
+            number=number, marks=words.marks, where=words.where, what=words.what,
+            amount=words.shown_amount, when=words.when, note=words.note,
+            link=words.link if links else "", event=words.event)
+        return " ".join(text.split())  # one line, single spaces, whatever the template did
+
+    def fitting(self, shown: int, cuts: Cuts, links: bool
+                ) -> tuple[str, list[str], Segmentation] | None:
+        text, lines = self.text(shown, cuts, links)
+        cut = segment(text, keep_whole(text))
+        return (text, lines, cut) if cut.segments <= self.sms.max_parts else None
+
+    def compose(self) -> tuple[str, list[str], Segmentation]:
+        total = len(self.words)
+        with_links = [True, False] if self.sms.links != "none" else [True]
+        # Rules 1 and 3: the most items that fit when cut as far as the rules go; the link
+        # only goes when not one item fits with it.
+        tries = [(shown, links) for links in with_links for shown in range(total, 0, -1)]
+        for shown, links in [*tries, *((0, links) for links in with_links)]:
+            if self.fitting(shown, (MIN_CUT, MIN_CUT), links):
+                break
+        else:
+            raise RenderError(None, f"the SMS signature, phone line and opt-out alone need "
+                                    f"more than {self.sms.max_parts} part(s); shorten "
+                                    "sms.signature or sms.opt_out, or raise sms.max_parts")
+        # Rule 2: every word if they fit, else names and notes cut to the longest length
+        # that does; urgent items only when cutting the others is not enough.
+        words = self.words[:shown]
+        others = max((w.longest for w in words if not w.urgent), default=0)
+        urgent = max((w.longest for w in words if w.urgent), default=0)
+        lengths = range(max(others, urgent) - 1, MIN_CUT - 1, -1)
+        steps: list[Cuts] = [(None, None), *((None, n) for n in lengths if n < others),
+                             *((n, MIN_CUT) for n in lengths if n < urgent)]
+        for cuts in steps:
+            found = self.fitting(shown, cuts, links)
+            if found is not None:
+                return found
+        raise AssertionError("the shortest form fitted a moment ago")  # pragma: no cover
+
+
+def keep_whole(text: str) -> list[tuple[int, int]]:
+    """The spans of ``text`` a part boundary should not split: links, then phone numbers,
+    dates and amounts (a handset that shows the parts apart still shows them whole)."""
+    spans = [m.span() for m in _LINK.finditer(text)]
+    for match in WHOLE.finditer(text):
+        if not any(low < match.end() and match.start() < high for low, high in spans):
+            spans.append(match.span())
+    return sorted(spans)
 
 
 def compose_digest(items: Sequence[DigestItem | Notice | tuple[Notice, str]], area: str,
                    ctx: RenderContext) -> Digest:
     """The digest of ``items`` for subscribers of ``area``, within ``sms.max_parts`` parts."""
-    ordered = sorted((DigestItem.of(i) for i in items), key=_order)
-    lines = [item_line(item, number, ctx) for number, item in enumerate(ordered, start=1)]
-    budget = ctx.config.sms.max_parts
-    # The most items that fit, with the "等N条" line once some are left out.
-    for shown in range(len(lines), -1, -1):
-        text = _digest_text(lines[:shown], len(lines), area, ctx)
-        cut = segment(text)
-        if cut.segments <= budget:
-            break
-    else:
-        raise RenderError(None, f"the SMS signature and opt-out alone need more than "
-                                f"{budget} part(s); shorten sms.signature or sms.opt_out")
+    ordered = sorted((DigestItem.of(i) for i in items), key=rank)
+    text, lines, cut = _Composer(ordered, area, ctx).compose()
     notice_ids = tuple(item.notice.id for item in ordered)
-    fingerprint = json.dumps([area, text, [(i.notice.id, i.notice.revision, i.event)
-                                           for i in ordered]], ensure_ascii=False)
+    fingerprint = json.dumps([area, text, [item.key for item in ordered]], ensure_ascii=False)
     digest_id = "dg-" + hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
     return Digest(text=text, parts=cut.parts, encoding=cut.encoding, notice_ids=notice_ids,
-                  digest_id=digest_id)
+                  digest_id=digest_id, part_units=cut.part_units,
+                  lines=tuple(zip(notice_ids, lines, strict=False)))
+
+
+class DigestCache:
+    """One composition per distinct digest: most subscribers of an area receive the same items,
+    so a publish run composes each (area, items) once and hands the same digest to all."""
+
+    def __init__(self, ctx: RenderContext) -> None:
+        self.ctx = ctx
+        self._made: dict[tuple[str, frozenset[tuple[str, int, str]]], Digest] = {}
+        self.hits = 0
+
+    def compose(self, items: Sequence[DigestItem | Notice | tuple[Notice, str]],
+                area: str) -> Digest:
+        chosen = [DigestItem.of(i) for i in items]
+        key = (area, frozenset(item.key for item in chosen))
+        digest = self._made.get(key)
+        if digest is None:
+            digest = self._made[key] = compose_digest(chosen, area, self.ctx)
+        else:
+            self.hits += 1
+        return digest
+
+    def __len__(self) -> int:
+        return len(self._made)
 
 
 def digest_json(digest: Digest, **extra: Any) -> dict[str, Any]:
     """The digest with its segmentation, for previews and the collection."""
-    cut = segment(digest.text)
-    return {**extra, **digest.as_json(), "text": digest.text, "encoding": cut.encoding,
-            "units": cut.units, "segments": cut.segments, "part_units": list(cut.part_units),
-            "part_chars": [len(p) for p in cut.parts]}
+    return {**extra, **digest.as_json(), "text": digest.text, "encoding": digest.encoding,
+            "units": digest.units, "segments": len(digest.parts),
+            "part_units": list(digest.part_units), "part_chars": [len(p) for p in digest.parts]}
 
 
 def current_notices(notices: Sequence[Notice], ctx: RenderContext) -> list[Notice]:
@@ -213,7 +333,7 @@ def _json_bytes(data: Any) -> bytes:
 
 class SmsRenderer(BaseRenderer):
     name: ClassVar[str] = "sms"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     templates: ClassVar[tuple[str, ...]] = ("sms/item.txt", "sms/digest.txt")
     collection_templates: ClassVar[tuple[str, ...]] = ("sms/item.txt", "sms/digest.txt")
     config_sections: ClassVar[tuple[str, ...]] = (

@@ -13,7 +13,9 @@ character is never split: it is one Python code point here), and never inside an
 grapheme cluster (Unicode UAX #29 up to Unicode 15.0: combining marks, emoji ZWJ sequences,
 skin tones, flags, keycaps, Hangul jamo, CR LF; the Indic conjunct rule GB9c of 15.1 is not
 applied). Only a single cluster longer than a whole part (a "Zalgo" pile of marks) is cut
-inside, because it cannot be sent otherwise.
+inside, because it cannot be sent otherwise. A caller may name spans to keep whole (a link, a
+phone number): a cut that would fall inside one moves back to its start, unless the span
+begins the part (then it is longer than a part, and is cut where it must be).
 
 ``segment`` is a pure function, quick enough for a whole subscriber run (and the benchmark of
 100,000 mixed texts): it counts with regular expressions, finds each cut from the positions of
@@ -26,6 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -83,8 +86,12 @@ def units_of(text: str, encoding: Encoding | None = None) -> int:
     return len(text) + len(_ASTRAL.findall(text))
 
 
-def segment(text: str) -> Segmentation:
-    """Cut ``text`` into the parts an SMS centre sends; see the module docstring."""
+def segment(text: str, keep: Sequence[tuple[int, int]] = ()) -> Segmentation:
+    """Cut ``text`` into the parts an SMS centre sends; see the module docstring.
+
+    ``keep``: ``(start, end)`` spans of ``text``, in order and not overlapping, that no cut
+    should fall inside when a part boundary can be moved back to their start.
+    """
     encoding: Encoding = "UCS-2" if _NOT_GSM7.search(text) else "GSM-7"
     wide = _GSM7_EXTENSION if encoding == "GSM-7" else _ASTRAL
     single, per_part = LIMITS[encoding]
@@ -105,10 +112,22 @@ def segment(text: str) -> Segmentation:
                 cut -= 1
             if cut > start:  # else one cluster is longer than a part: cut it where it must
                 end = cut
+            if keep:
+                end = _outside(keep, start, end)
         parts.append(text[start:end])
         sizes.append(end - start + bisect_left(wide_at, end) - bisect_left(wide_at, start))
         start = end
     return Segmentation(encoding, units, tuple(parts), tuple(sizes))
+
+
+def _outside(keep: Sequence[tuple[int, int]], start: int, end: int) -> int:
+    """``end``, or the start of the kept span it falls inside when that is after ``start``."""
+    for low, high in keep:
+        if low >= end:
+            break
+        if low < end < high and low > start:
+            return low
+    return end
 
 
 def _fill(start: int, limit: int, length: int, wide_at: list[int],
