@@ -107,7 +107,7 @@ from pipeline.renderers.base import RenderContext
 # own with a ``renderer`` class attribute; SMS composes its digest per subscriber instead.
 CHANNEL_RENDERERS: dict[str, str | None] = {
     "site": "web", "telegram": "card", "newspaper": "newspaper", "ticker": "ticker",
-    "sms": None, "memory": None, "wechat": "wechat",
+    "sms": None, "memory": None, "wechat": "wechat", "board": "board",
 }
 
 # (phase, done, total): "build" counts render jobs, "deliver" counts delivery keys.
@@ -307,7 +307,19 @@ class _Session:
             name=name, scope=scope, mode=getattr(channel, "delivery", "at-most-once"),
             targets=tuple(targets), tells_withdrawal=self.config.sms.notify_withdrawal,
             **({"accepts": self.wants_notice, "newsworthy": self.current_for_sms(notices)}
-               if scope == "digest" else {}))
+               if scope == "digest" else self.channel_rules(channel)))
+
+    def channel_rules(self, channel: Channel) -> dict[str, Any]:
+        """A notice channel may pick its notices per target (a board carries its own area's:
+        ``accepts(notice, target)``) and say what is still worth a first delivery on the
+        run's day (``newsworthy(notice, day)``: not last year's sheet)."""
+        rules: dict[str, Any] = {}
+        if hasattr(channel, "accepts"):
+            rules["accepts"] = channel.accepts
+        if hasattr(channel, "newsworthy"):
+            day = self.now.date()
+            rules["newsworthy"] = lambda notice: channel.newsworthy(notice, day)
+        return rules
 
     def current_for_sms(self, notices: list[Notice]) -> Callable[[Notice], bool]:
         """The SMS renderer's rule for what is worth a text today (publicity running, or

@@ -26,6 +26,7 @@ RENDERERS: dict[str, str] = {
     "ticker": "pipeline.renderers.ticker:TickerRenderer",
     "sms": "pipeline.renderers.sms:SmsRenderer",
     "wechat": "pipeline.renderers.wechat_article:WechatArticleRenderer",
+    "board": "pipeline.renderers.board:BoardRenderer",
 }
 
 CHANNELS: dict[str, str] = {
@@ -35,6 +36,7 @@ CHANNELS: dict[str, str] = {
     "ticker": "channels.ticker:TickerChannel",
     "sms": "channels.sms:SmsChannel",
     "wechat": "channels.wechat:WechatChannel",
+    "board": "channels.board:BoardChannel",
     "memory": "channels.memory:MemoryChannel",
 }
 
