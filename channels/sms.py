@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -91,6 +92,16 @@ def make_transport(config: Config, sink: Path, inbox: SmsInbox | None = None
         log.warning("sms: %s is not set; writing to the outbox instead of the gateway",
                     settings.http.token_env)
     return OutboxTransport(sink)
+
+
+def listen_between_runs(config: Config, sink: Path) -> Callable[[float], None]:
+    """For ``publish --watch``: a wait that, where the transport can (an SMPP account that
+    receives), spends the time between runs bound, reading receipts and replies."""
+
+    def wait(seconds: float) -> None:
+        SmsChannel.from_config(config, sink).listen(seconds)
+
+    return wait
 
 
 def subscriber_targets(config: Config, channel: str = "sms") -> list[Target]:
@@ -171,8 +182,6 @@ class SmsChannel:
             if listen is not None:
                 listen(seconds)
             else:
-                import time
-
                 time.sleep(seconds)
         finally:
             if self.inbox is not None:

@@ -88,9 +88,15 @@ def publish(ref: _ProjectRef, today: date | None, now_text: str | None, channel:
             _print_report(report)
             return report
 
+        from channels.sms import listen_between_runs
+
+        # Between runs, an SMPP account that can receive is bound, hearing receipts and replies.
+        listening = ({"sleep": listen_between_runs(
+            project.config, project.out_dir / "channels" / "sms")}
+            if channel in (None, "sms") else {})
         try:
             run_watch(project, once,
-                      interval=interval or project.config.publish.watch_interval_s)
+                      interval=interval or project.config.publish.watch_interval_s, **listening)
         except KeyboardInterrupt:
             err.print("stopped watching")
         return
