@@ -9,10 +9,12 @@ longer names it (``withdraw`` has nothing to take back).
   rename, the assets first and ``playlist.json`` last. A controller that watches
   ``playlist.json`` therefore never reads half a playlist, nor a playlist whose assets are
   not there yet.
-* **HTTP push** (``channels.ticker.endpoint``): one multipart POST with ``playlist.json`` and
-  the assets, with ``Authorization: Bearer <token>`` when the environment variable named by
-  ``token_env`` is set. A timeout, a connection failure, a 5xx, 408 or 429 is transient (the
-  publisher retries with backoff); any other 4xx is permanent.
+* **HTTP push** (``channels.ticker.endpoint``, and any number of ``endpoints``): one multipart
+  POST per endpoint with ``playlist.json`` and the assets that endpoint names (``assets``;
+  by default only ``strip.png``: ``tv.html`` is for playout, and the preview GIF, megabytes
+  long, is for people), with ``Authorization: Bearer <token>`` when the environment variable
+  named by ``token_env`` is set. A timeout, a connection failure, a 5xx, 408 or 429 is
+  transient (the publisher retries with backoff); any other 4xx is permanent.
 """
 
 from __future__ import annotations
@@ -35,12 +37,20 @@ from channels.base import (
 )
 from channels.http import post, without_credentials
 from pipeline.build import write_atomic
-from pipeline.config import Config
+from pipeline.config import DEFAULT_TICKER_ASSETS, Config
 from pipeline.renderers.base import Artifact
 
 PLAYLIST = "playlist.json"
-ASSETS = ("strip.png", "preview.gif", "tv.html")
-# Statuses below 500 that still mean "try again later".
+ASSETS = ("strip.png", "preview.gif", "tv.html")  # the folder gets them all
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    assets: tuple[str, ...] = DEFAULT_TICKER_ASSETS
+    token: str | None = None
+
+
 @dataclass
 class TickerChannel:
     name: ClassVar[str] = "ticker"
@@ -52,20 +62,32 @@ class TickerChannel:
     endpoint: str | None = None
     token: str | None = None
     timeout_s: float = 10.0
+    assets: tuple[str, ...] = DEFAULT_TICKER_ASSETS  # what ``endpoint`` is sent
+    more: tuple[Endpoint, ...] = ()  # ``endpoints`` of the config
     # One client for the life of the channel: building one costs a TLS context (~0.3 s).
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_config(cls, config: Config, sink: Path) -> TickerChannel:
         settings = config.channels.ticker
-        return cls(sink=sink, endpoint=settings.endpoint,
-                   token=config.secret(settings.token_env), timeout_s=settings.timeout_s)
+        token = config.secret(settings.token_env)
+        more = tuple(Endpoint(e.url, e.assets,
+                              config.secret(e.token_env) if e.token_env else token)
+                     for e in settings.endpoints)
+        return cls(sink=sink, endpoint=settings.endpoint, token=token,
+                   timeout_s=settings.timeout_s, assets=settings.assets, more=more)
+
+    def _endpoints(self) -> list[Endpoint]:
+        first = [Endpoint(self.endpoint, self.assets, self.token)] if self.endpoint else []
+        return first + list(self.more)
 
     def targets(self, config: Config) -> list[Target]:
-        if self.endpoint:
-            shown = without_credentials(self.endpoint)
-            return [Target(channel=self.name, key=f"http:{shown}",
-                           address={"endpoint": self.endpoint}, label=shown)]
+        endpoints = self._endpoints()
+        if endpoints:
+            # The token stays out of the target (it goes to the ledger); _push looks it up.
+            return [Target(channel=self.name, key=f"http:{without_credentials(e.url)}",
+                           address={"endpoint": e.url, "assets": list(e.assets)},
+                           label=without_credentials(e.url)) for e in endpoints]
         return [Target(channel=self.name, key="folder", address={"folder": str(self.sink)},
                        label=str(self.sink))]
 
@@ -73,7 +95,9 @@ class TickerChannel:
         playlist, assets = _playlist_files(delivery.artifacts)
         endpoint = delivery.target.address.get("endpoint")
         if endpoint:
-            return self._push(str(endpoint), playlist, assets, delivery.target)
+            wanted = delivery.target.address.get("assets", DEFAULT_TICKER_ASSETS)
+            return self._push(str(endpoint), playlist, [a for a in assets if a.path in wanted],
+                              delivery.target)
         folder = Path(delivery.target.address.get("folder") or self.sink)
         return self._drop(folder, playlist, assets, delivery.target)
 
@@ -101,7 +125,8 @@ class TickerChannel:
         shown = without_credentials(endpoint)
         files = [(Path(a.path).stem, (a.path, a.data, a.media_type))
                  for a in (playlist, *assets)]
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        token = next((e.token for e in self._endpoints() if e.url == endpoint), self.token)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = post(self._http(), endpoint, what="ticker: the playlist", files=files,
                         headers=headers)
         status = response.status_code

@@ -193,8 +193,24 @@ class NewspaperChannel(Section):
     starttls: bool = False
 
 
+TickerAsset = Literal["strip.png", "tv.html", "preview.gif"]
+# What a sign needs besides playlist.json: the LED strip. tv.html is for playout, the GIF is
+# a preview for people (megabytes that no screen shows).
+DEFAULT_TICKER_ASSETS: tuple[TickerAsset, ...] = ("strip.png",)
+
+
+class TickerEndpoint(Section):
+    """One push endpoint and the assets it wants with the playlist."""
+
+    url: HttpUrl
+    assets: tuple[TickerAsset, ...] = DEFAULT_TICKER_ASSETS
+    token_env: str | None = None  # None: the ticker section's token_env
+
+
 class TickerChannel(Section):
     endpoint: HttpUrl | None = None  # signage/playout HTTP endpoint; None: the playlist folder
+    assets: tuple[TickerAsset, ...] = DEFAULT_TICKER_ASSETS  # what ``endpoint`` is sent
+    endpoints: tuple[TickerEndpoint, ...] = ()  # more endpoints, each with its own assets
     token_env: str = "NOTICECAST_TICKER_TOKEN"
     timeout_s: Timeout = 10.0
 

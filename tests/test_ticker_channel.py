@@ -122,10 +122,50 @@ def test_push_retries_after_a_503_and_then_succeeds(artifacts: list[Artifact],
     parts = parts_of(request.body, request.headers["Content-Type"])
     by_path = {a.path: a for a in artifacts}
     assert parts["playlist"] == ("playlist.json", by_path["playlist.json"].data)
-    for name in ("strip.png", "preview.gif", "tv.html"):
-        assert parts[name.split(".")[0]] == (name, by_path[name].data)
+    # By default a sign gets the playlist and its strip; the GIF is for people.
+    assert set(parts) == {"playlist", "strip"}
+    assert parts["strip"] == ("strip.png", by_path["strip.png"].data)
     assert "s3cret" not in json.dumps(receipt.as_dict())
     assert not list(tmp_path.iterdir()), "an HTTP push writes nothing locally"
+
+
+def test_each_endpoint_gets_the_assets_it_names(artifacts: list[Artifact],
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    monkeypatch.setenv(TOKEN_ENV, "s3cret-token")
+    monkeypatch.setenv("NC_TEST_PLAYOUT_TOKEN", "playout-token")
+    with HttpRecorder() as led, HttpRecorder() as playout:
+        config = Config(channels=Channels(ticker=TickerSettings(
+            endpoint=led.url("/led"), token_env=TOKEN_ENV, endpoints=(
+                {"url": playout.url("/casparcg"), "assets": ["tv.html"],
+                 "token_env": "NC_TEST_PLAYOUT_TOKEN"},))))
+        channel = TickerChannel.from_config(config, tmp_path)
+        targets = channel.targets(config)
+        assert [t.label for t in targets] == [led.url("/led"), playout.url("/casparcg")]
+        for target in targets:
+            channel.deliver(Delivery(COLLECTION, 0, target, artifacts))
+    led_parts = parts_of(led.requests[0].body, led.requests[0].headers["Content-Type"])
+    playout_parts = parts_of(playout.requests[0].body,
+                             playout.requests[0].headers["Content-Type"])
+    assert set(led_parts) == {"playlist", "strip"}
+    assert set(playout_parts) == {"playlist", "tv"}
+    assert led.requests[0].headers["Authorization"] == "Bearer s3cret-token"
+    assert playout.requests[0].headers["Authorization"] == "Bearer playout-token"
+    sizes = {a.path: len(a.data) for a in artifacts}
+    assert len(led.requests[0].body) < sizes["preview.gif"]  # the GIF stayed at home
+    for target in targets:
+        assert "token" not in json.dumps(dict(target.address))
+
+
+def test_an_unknown_asset_name_is_refused_when_the_config_loads(tmp_path: Path) -> None:
+    from pipeline.config import load_config
+    from pipeline.errors import ConfigError
+
+    path = tmp_path / "noticecast.yaml"
+    path.write_text("channels:\n  ticker:\n    endpoint: http://127.0.0.1:9/x\n"
+                    "    assets: [strip.png, video.mp4]\n", "utf-8")
+    with pytest.raises(ConfigError, match="assets"):
+        load_config(path)
 
 
 def test_a_400_is_permanent(artifacts: list[Artifact], tmp_path: Path) -> None:

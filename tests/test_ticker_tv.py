@@ -50,7 +50,7 @@ def wait_until_playing(page: Any) -> None:
 
 
 def test_the_crawl_moves_inside_its_band_and_nowhere_else(page: Any, tv_page: Path) -> None:
-    page.goto(tv_page.as_uri())
+    page.goto(tv_page.as_uri() + "?autoplay=1")
     wait_until_playing(page)  # on its own: no controller spoke
     first = screenshot(page)
     page.wait_for_timeout(1000)
@@ -69,11 +69,11 @@ def test_the_crawl_moves_inside_its_band_and_nowhere_else(page: Any, tv_page: Pa
     assert first.getpixel((10, HEIGHT - 10))[3] == 0
     assert second.getpixel(((band[0] + band[2]) // 2, (band[1] + band[3]) // 2))[3] > 200
     # Self-contained: the page fetched nothing but itself.
-    assert page.requested == [tv_page.as_uri()]
+    assert page.requested == [tv_page.as_uri() + "?autoplay=1"]
 
 
 def test_update_replaces_the_text(page: Any, tv_page: Path) -> None:
-    page.goto(tv_page.as_uri())
+    page.goto(tv_page.as_uri() + "?autoplay=1")
     wait_until_playing(page)
     before = page.inner_text("#track")
     assert "马祖村产业道路硬化工程" in before and "【紧急】" in before
@@ -91,9 +91,26 @@ def test_update_replaces_the_text(page: Any, tv_page: Path) -> None:
     assert page.inner_text("#track").strip() == "只有一行字"
 
 
+def test_hidden_until_play_as_casparcg_expects(page: Any, tv_page: Path) -> None:
+    # CG ADD loads the template; nothing may show until CG PLAY calls play().
+    page.goto(tv_page.as_uri())
+    page.wait_for_timeout(1200)  # well past the ?autoplay=1 grace period and the fade
+    assert ImageChops.difference(screenshot(page), screenshot(page)).getbbox() is None
+    assert screenshot(page).getchannel("A").getbbox() is None, "something showed before play()"
+    assert page.evaluate("() => getComputedStyle(document.getElementById('band')).opacity") \
+        == "0"
+    page.evaluate("() => window.update('只有一行字')")  # CG UPDATE before CG PLAY: still hidden
+    page.wait_for_timeout(600)
+    assert screenshot(page).getchannel("A").getbbox() is None
+    page.evaluate("() => window.play()")
+    wait_until_playing(page)
+    shown = screenshot(page).getchannel("A").getbbox()
+    assert shown is not None and shown[1] >= HEIGHT * 2 // 3  # the band, and only it
+
+
 def test_casparcg_drives_play_stop_and_next(page: Any, tv_page: Path) -> None:
-    page.goto(tv_page.as_uri() + "?autoplay=0")
-    page.wait_for_timeout(800)  # longer than the grace period: it must not start by itself
+    page.goto(tv_page.as_uri())
+    page.wait_for_timeout(800)  # it must not start by itself
     assert page.evaluate("() => document.getElementById('band').classList.contains('on')") \
         is False
     page.evaluate("() => window.play()")
