@@ -5,7 +5,9 @@ folder first and then swapped in with one rename. On Linux the swap is
 ``renameat2(RENAME_EXCHANGE)``, which exchanges the two folders in one step: the web root
 path never stops existing. Elsewhere it falls back to two renames (old root aside, new root
 in), which leaves a window of microseconds without a root. The version that was live before is
-kept as ``<root>.previous``, so ``rollback()`` can put it back in one step.
+kept as ``<root>.previous``, so ``rollback()`` can put it back in one step (``noticecast site
+rollback``; a second rollback goes forward again). ``versions()`` tells the two apart by a
+digest of their files, the digest each delivery's receipt records (``noticecast site history``).
 
 Delivery is idempotent: publishing the same build twice gives the same web root. ``withdraw``
 does nothing: a withdrawn notice keeps its page (marked 已撤回) on the next build, which is the
@@ -21,6 +23,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -73,6 +76,15 @@ def tree_digest(folder: Path) -> str:
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SiteVersion:
+    which: str  # "current" or "previous"
+    path: Path
+    tree: str  # tree_digest: the same as the receipt of the delivery that put it there
+    files: int
+    modified: datetime  # the newest file's time
 
 
 @dataclass
@@ -159,6 +171,17 @@ class SiteChannel:
             os.rename(previous, root)
             os.rename(aside, previous)
         return root
+
+    def versions(self) -> list[SiteVersion]:
+        """The live version and the one kept for a rollback, those that exist."""
+        found = []
+        for which, folder in (("current", self.web_root), ("previous", self.previous_root)):
+            if folder.is_dir():
+                files = [p for p in folder.rglob("*") if p.is_file()]
+                newest = max((p.stat().st_mtime for p in files), default=folder.stat().st_mtime)
+                found.append(SiteVersion(which, folder, tree_digest(folder), len(files),
+                                         datetime.fromtimestamp(newest, UTC)))
+        return found
 
     def withdraw(self, receipt: Receipt) -> None:
         """Nothing to take back: the next build and delivery carry the 已撤回 page."""

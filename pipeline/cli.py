@@ -212,6 +212,7 @@ from pipeline.commands import (  # noqa: E402
     newspaper,  # noqa: F401
     preview,  # noqa: F401
     publish,  # noqa: F401
+    site,  # noqa: F401
     sms,  # noqa: F401
     subscribers,  # noqa: F401
     ticker,  # noqa: F401
