@@ -114,6 +114,15 @@ class Newspaper(Section):
     body_pt: float = Field(default=9.0, ge=5, le=24)
     min_body_pt: float = Field(default=8.0, ge=5, le=24)  # --shrink goes no lower
     proof_dpi: int = Field(default=150, ge=72, le=600)
+
+
+class Board(Section):
+    """The notice board sheet (公示栏): A4 by default, A3 for boards read from further away."""
+
+    paper: Literal["A4", "A3"] = "A4"
+    body_pt: float | None = Field(default=None, ge=14, le=48)  # None: 16 pt on A4, 22 on A3
+    min_body_pt: float = Field(default=14.0, ge=14, le=48)  # a board is read standing
+    proof_dpi: int = Field(default=100, ge=72, le=600)
     # The days the paper comes out: a block mailed to the editors proposes the first of them
     # on or after the day it is sent (拟于…刊登). Default: a daily paper.
     issue_days: tuple[Weekday, ...] = Field(default=WEEKDAYS, min_length=1)
@@ -271,6 +280,40 @@ class WechatChannel(Section):
     token_cache: str = ".noticecast/wechat-token.json"  # the access token, between runs
 
 
+class BoardTarget(Section):
+    """One notice board (政务公开栏 / 村务公开栏) and the clerk who posts its sheets."""
+
+    area: str  # 什邡市/师古镇/马祖村: the board carries the notices of this area
+    name: str | None = None  # 马祖村村务公开栏; None: named after the area
+    clerk: str  # who posts the sheets (a name, shown in the e-mail and the pack)
+    email: str | None = None  # send the sheets to the clerk
+    printer: str | None = None  # or print them: ipp://host:631/printers/QUEUE
+    folder: str | None = None  # or drop them here; default out/channels/board/<area>/
+
+
+class BoardChannel(Section):
+    """How sheets reach the boards: e-mail, a CUPS printer (IPP) or a folder, per board."""
+
+    boards: tuple[BoardTarget, ...] = ()
+    sender: str = "noticecast@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user_env: str | None = None
+    smtp_password_env: str | None = None
+    starttls: bool = False
+    ipp_timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("boards")
+    @classmethod
+    def _one_board_per_area(cls, boards: tuple[BoardTarget, ...]) -> tuple[BoardTarget, ...]:
+        seen: set[str] = set()
+        for board in boards:
+            if board.area in seen:
+                raise ValueError(f"two boards for area {board.area!r}; an area has one board")
+            seen.add(board.area)
+        return boards
+
+
 class Channels(Section):
     site: SiteChannel = SiteChannel()
     telegram: TelegramChannel = TelegramChannel()
@@ -278,6 +321,7 @@ class Channels(Section):
     ticker: TickerChannel = TickerChannel()
     sms: SmsChannel = SmsChannel()
     wechat: WechatChannel = WechatChannel()
+    board: BoardChannel = BoardChannel()
 
 
 class Publish(Section):
@@ -300,7 +344,7 @@ class FeedImport(Section):
     max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
 
 
-ALL_CHANNELS = ("site", "telegram", "wechat", "newspaper", "ticker", "sms")
+ALL_CHANNELS = ("site", "telegram", "wechat", "newspaper", "ticker", "sms", "board")
 DEFAULT_KIND_CHANNELS: dict[Kind, tuple[str, ...]] = {
     Kind.fund_allocation: ALL_CHANNELS,
     Kind.project_plan: ALL_CHANNELS,
@@ -326,6 +370,7 @@ class Config(Section):
     )
     card: Card = Card()
     newspaper: Newspaper = Newspaper()
+    board: Board = Board()
     ticker: Ticker = Ticker()
     sms: Sms = Sms()
     channels: Channels = Channels()

@@ -14,7 +14,7 @@ from pipeline.ledger import DELIVERED, Ledger
 from pipeline.project import Project
 from pipeline.publish import PublishOptions, PublishReport, ledger_path, moment, publish
 
-CHANNELS = ("site", "telegram", "wechat", "newspaper", "ticker", "sms")
+CHANNELS = ("site", "telegram", "wechat", "newspaper", "ticker", "sms", "board")
 SECRETS = ("NOTICECAST_TELEGRAM_TOKEN", "NOTICECAST_TICKER_TOKEN", "NOTICECAST_SMPP_PASSWORD",
            "NOTICECAST_SMS_TOKEN", "NOTICECAST_WECHAT_SECRET")
 missing = [n for n in CHANNELS if importlib.util.find_spec(f"channels.{n}") is None]
