@@ -33,7 +33,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,7 +144,9 @@ class WechatApi:
         except (KeyError, TypeError, ValueError):
             raise TransientError(f"wechat {self.app_id}: stable_token answered without an "
                                  "access_token; will retry") from None
-        self.cache.save(token)
+        # An unwritable state folder costs a token fetch per run, not the delivery.
+        with suppress(OSError):
+            self.cache.save(token)
         return token
 
     def _forget_token(self) -> None:
@@ -224,6 +226,8 @@ class WechatApi:
                sent_matters: bool) -> None:
         where = f"wechat {self.app_id}: {api}"
         message = str(answer.get("errmsg", "")).replace(self._secret, REDACTED)
+        if self._token is not None:
+            message = message.replace(self._token.value, REDACTED)
         if code in TRANSIENT_ERRORS:
             raise TransientError(f"{where}: 接口繁忙或调用超过限额 ({code} {message}); WeChat "
                                  "is busy or the quota is used up, will retry")

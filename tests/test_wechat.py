@@ -147,6 +147,21 @@ def test_the_token_is_cached_across_runs_in_the_state_folder_only(
     assert SECRET not in repr(first) and SECRET not in repr(first.api)
 
 
+def test_a_damaged_or_foreign_token_cache_is_replaced(
+        artifacts: list[Artifact], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / ".noticecast" / "wechat-token.json"
+    cache.parent.mkdir()
+    with FakeWechatApi(APP_ID, SECRET) as api:
+        config = _config(tmp_path, api)
+        for damaged in ('{"access_token": ', json.dumps(
+                {"app_id": "wx-another-account", "access_token": "T", "expires_at": 9e12})):
+            cache.write_text(damaged)
+            channel = _channel(config, tmp_path, monkeypatch)
+            channel.deliver(_delivery(channel, config, artifacts))
+    assert api.apis().count("stable_token") == 2
+    assert json.loads(cache.read_text())["app_id"] == APP_ID
+
+
 def test_a_token_that_expires_mid_run_is_fetched_again_and_the_call_repeated(
         artifacts: list[Artifact], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeWechatApi(APP_ID, SECRET) as api:
