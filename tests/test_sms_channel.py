@@ -95,13 +95,6 @@ def test_bad_input_is_permanent(tmp_path: Path) -> None:
 
 # -- SMPP ------------------------------------------------------------------------------------
 
-def smpp_config(peer: SmppPeer, tmp_path: Path) -> Config:
-    return config_with({"transport": "smpp", "smpp": {
-        "host": "127.0.0.1", "port": peer.port, "system_id": "noticecast",
-        "password_env": "NOTICECAST_TEST_SMPP_PASSWORD", "messages_per_second": 1000,
-        "timeout_s": 5}}, root=tmp_path)
-
-
 def smpp_channel(peer: SmppPeer, tmp_path: Path, **smpp: Any) -> SmsChannel:
     config = config_with({"transport": "smpp", "smpp": {
         "host": "127.0.0.1", "port": peer.port, "system_id": "noticecast",

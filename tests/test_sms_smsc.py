@@ -225,3 +225,15 @@ def test_a_reply_t_opts_the_phone_out(tmp_path: Path) -> None:
     (opted_out,) = json.loads(cli(root, "subscribers", "--opted-out", "--format", "json"))[
         "subscribers"]
     assert (opted_out["phone"], opted_out["opted_out"]["word"]) == ("138****0001", "T")
+
+
+def test_transmitter_and_receiver_binds_get_the_receipts(tmp_path: Path) -> None:
+    with NodeSmsc(tmp_path) as smsc:
+        root = make_project(tmp_path / "site", smsc.port, bind="transmitter+receiver")
+        run(root)
+        assert check_promises(root, smsc) == dict.fromkeys(KEYS.values(), DELIVERED)
+        assert sorted(b["mode"] for b in smsc.events("bind")) == ["receiver", "transmitter"]
+        assert len(smsc.events("unbind")) == 2
+    with Ledger(ledger_path(Project.open(root))) as ledger:
+        received = sum(sum(s.receipts.values()) for s in ledger.handset_states().values())
+    assert received == len(smsc.stored())
