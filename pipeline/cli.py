@@ -208,6 +208,7 @@ def new(ref: _ProjectRef, kind: str, notice_id: str, folder: Path | None,
 # The features' own commands (serve, import-feed, sms, newspaper, publish, status, resolve, log,
 # next, preview) live in pipeline/commands/, one module per feature; importing registers them.
 from pipeline.commands import (  # noqa: E402
+    board,  # noqa: F401
     card,  # noqa: F401
     newspaper,  # noqa: F401
     preview,  # noqa: F401

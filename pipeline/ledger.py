@@ -159,6 +159,25 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER suppressions_append_only_delete BEFORE DELETE ON suppressions
         BEGIN SELECT RAISE(ABORT, 'ledger suppressions are append-only'); END;
     """,
+    # 5: when a board sheet went up and came down (``noticecast board posted|taken-down``):
+    # the clerk's word, appended, never edited; the board period counts from posting.
+    """
+    CREATE TABLE postings (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        notice_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        board TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('posted', 'taken-down')),
+        at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        actor TEXT NOT NULL
+    );
+    CREATE INDEX postings_by_board ON postings (board, notice_id, revision, seq);
+    CREATE TRIGGER postings_append_only_update BEFORE UPDATE ON postings
+        BEGIN SELECT RAISE(ABORT, 'ledger postings are append-only'); END;
+    CREATE TRIGGER postings_append_only_delete BEFORE DELETE ON postings
+        BEGIN SELECT RAISE(ABORT, 'ledger postings are append-only'); END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 SMS_TABLES_VERSION = 3  # the migration that made sms_parts, receipts and suppressions

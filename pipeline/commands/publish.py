@@ -198,6 +198,7 @@ def _print_plan(report: PublishReport) -> None:
 def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
            states: tuple[str, ...], fmt: str) -> None:
     """Show the current state of every delivery in the ledger; deliveries in doubt last."""
+    from pipeline.commands.board import board_postings, print_postings
     from pipeline.ledger import IN_DOUBT, open_readonly
     from pipeline.publish import ledger_path
 
@@ -205,14 +206,17 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
     ledger = open_readonly(ledger_path(project))
     rows = []
     handset: dict[tuple[str, str], HandsetState] = {}  # SMS receipts, by (digest, target)
+    postings: list[Any] = []  # board sheets put up and taken down
     if ledger is not None:
         with ledger:
             rows = ledger.current(notice_id=notice_id, channel=channel, states=states or None)
             handset = ledger.handset_states()
+            postings = board_postings(ledger, notice_id)
     doubt = [r for r in rows if r.state == IN_DOUBT]
     if fmt == "json":
         click.echo(json.dumps({"deliveries": [_with_handset(r, handset) for r in rows],
-                               "in_doubt": [str(r.key) for r in doubt]},
+                               "in_doubt": [str(r.key) for r in doubt],
+                               "board_postings": [p.as_dict() for p in postings]},
                               ensure_ascii=False, indent=2))
         return
     if not rows:
@@ -231,6 +235,7 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
                       if when else "",
                       _escape(_note(row, handset)))
     out.print(table)
+    print_postings(postings, project.config.zone)
     digests: dict[str, list[Row]] = {}
     for row in doubt:
         if row.batch and row.batch.startswith("dg-"):

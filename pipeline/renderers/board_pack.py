@@ -103,8 +103,8 @@ def pack_entries(notices: Sequence[Notice], area: str, day: date, min_days: int,
                 notice.is_withdrawn and notice.withdrawal is not None
                 and notice.withdrawal.on == day)
             action = ("撤回公告" if notice.is_withdrawn
-                      else "更正张贴" if notice.is_correction and new
-                      else "新张贴" if new or posted is None else "继续张贴")
+                      else "继续张贴" if posted is not None and not new
+                      else "更正张贴" if notice.is_correction else "新张贴")
             carried.append(PackEntry(notice, action, end, posted))
         elif notice.status is not Status.draft and notice.published_date <= day and \
                 end < day <= end + timedelta(days=TAKE_DOWN_DAYS) and \
