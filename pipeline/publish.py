@@ -68,7 +68,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from channels.base import Artifact, Channel, Delivery, Target
+from channels.base import Artifact, Channel, Delivery, Target, close_channel
 from pipeline import registry
 from pipeline.build import COLLECTION, BuildOptions, BuildReport, artifacts_of, build
 from pipeline.config import Config
@@ -199,13 +199,17 @@ def publish(project: Project, options: PublishOptions,
         actor = run_actor()
         recovered = ledger.recover(as_of=options.now, actor=actor)
         session = _Session(project, options, ledger, actor)
-        report = session.plan_run()
-        report.recovered = recovered
-        session.cancel(report)
-        session.build(report, progress)
-        session.deliver(report, progress)
-        session.finish(report)
-        return report
+        try:
+            report = session.plan_run()
+            report.recovered = recovered
+            session.cancel(report)
+            session.build(report, progress)
+            session.deliver(report, progress)
+            session.finish(report)
+            return report
+        finally:
+            for channel in session.channels.values():  # one session (an SMPP bind) a run
+                close_channel(channel)
 
 
 def _dry_run(project: Project, options: PublishOptions, *, cache: bool = False
