@@ -17,6 +17,7 @@ The build writes nothing outside ``out/``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -25,13 +26,15 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline import registry
+from pipeline.codehash import code_digest
 from pipeline.config import Config
-from pipeline.errors import Location, Problem, RenderError
+from pipeline.errors import Location, Problem, RenderError, ResourceError
+from pipeline.lifetime import die_with_parent
 from pipeline.load import LoadResult, load_notices
 from pipeline.model import Notice
 from pipeline.project import Project
@@ -52,6 +55,9 @@ POOL_THRESHOLD = 2  # one job renders in-process; more share the cores (workers 
 @dataclass(frozen=True)
 class BuildOptions:
     today: date
+    # The instant the outputs are made as of (``pipeline.schedule``); None: the end of today.
+    # ``publish`` passes its own clock, so nothing is built into out/ before its time.
+    now: datetime | None = None
     only: tuple[str, ...] | None = None
     out_dir: Path | None = None
     force: bool = False
@@ -79,6 +85,9 @@ class BuildReport:
     problems: list[Problem] = field(default_factory=list)  # load and render errors
     warnings: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    # (renderer, notice id or COLLECTION) -> why this build could not render or write it; its
+    # last good outputs stay on disk, but publish must not send them as if they were current.
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -121,9 +130,16 @@ class Manifest:
         return list(entry["files"]) if entry else []
 
     def set(self, renderer: str, notice_id: str, key: str, files: Iterable[FileRecord],
-            source: str | None = None) -> None:
-        self.entries.setdefault(renderer, {})[notice_id] = {
-            "key": key, "source": source, "files": [f.as_json() for f in files]}
+            source: str | None = None, notice: Notice | None = None) -> None:
+        entry: dict[str, Any] = {"key": key, "source": source,
+                                 "files": [f.as_json() for f in files]}
+        if notice is not None:  # what publish checks a delivery's payload against
+            entry["revision"] = notice.revision
+            entry["content_hash"] = notice.content_hash
+        self.entries.setdefault(renderer, {})[notice_id] = entry
+
+    def entry(self, renderer: str, notice_id: str) -> dict[str, Any] | None:
+        return self.entries.get(renderer, {}).get(notice_id)
 
     def drop(self, renderer: str, notice_id: str) -> None:
         self.entries.get(renderer, {}).pop(notice_id, None)
@@ -135,31 +151,92 @@ class Manifest:
         return self.entries.get(renderer, {}).get(notice_id, {}).get("source")
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": MANIFEST_VERSION, "renderers": self.entries},
-                                  ensure_ascii=False, separators=(",", ":")), "utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(
+            {"version": MANIFEST_VERSION, "renderers": self.entries},
+            ensure_ascii=False, separators=(",", ":")).encode())
+
+
+# -- the journal: what an interrupted build may have left half-done ---------------------------
+
+class Journal:
+    """``out/.cache/build.journal``: before a build rewrites the files of a notice (or of a
+    collection), it appends ``renderer<TAB>id`` here; a build that finishes removes the file.
+
+    The manifest is saved once, at the end. A build killed in between leaves files on disk that
+    the saved manifest does not describe; the next build finds the journal, forgets those
+    entries (so they are rendered and written again) and sweeps the temporary files the killed
+    writers left behind. Workers append too: lines written with O_APPEND do not interleave.
+    """
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.path = cache_dir / "build.journal"
+
+    def note(self, renderer: str, entry_id: str) -> None:
+        _make_dir(self.path.parent)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{renderer}\t{entry_id}\n".encode())
+        finally:
+            os.close(fd)
+
+    def unfinished(self) -> set[tuple[str, str]]:
+        try:
+            text = self.path.read_text("utf-8", errors="replace")
+        except FileNotFoundError:
+            return set()
+        return {(parts[0], parts[1]) for line in text.splitlines()
+                if len(parts := line.split("\t")) == 2}
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def recover_interrupted(out_dir: Path, manifest: Manifest, journal: Journal) -> int:
+    """Undo what a killed build left: forget the entries it was rewriting and remove its
+    temporary files. Returns how many entries will be rendered again."""
+    unfinished = journal.unfinished()
+    for renderer, entry_id in unfinished:
+        manifest.drop(renderer, entry_id)
+    if unfinished or journal.path.exists():
+        for folder, _, names in os.walk(out_dir):
+            for name in names:
+                if name.startswith(".") and name.endswith(TMP_SUFFIX):
+                    Path(folder, name).unlink(missing_ok=True)
+    return len(unfinished)
 
 
 # -- writing ---------------------------------------------------------------------------------
 
 _made_dirs: set[str] = set()
+TMP_SUFFIX = ".tmp"
+
+
+def _make_dir(folder: Path) -> None:
+    if str(folder) not in _made_dirs:  # mkdir costs a syscall per level; a build writes 20k
+        folder.mkdir(parents=True, exist_ok=True)
+        _made_dirs.add(str(folder))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write so that a reader sees the old file or the new one, never half of one."""
-    folder = str(path.parent)
-    if folder not in _made_dirs:  # mkdir costs a syscall per level; a build writes 20k files
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _made_dirs.add(folder)
-    tmp = f"{folder}/.{path.name}.{os.getpid()}.tmp"
+    """Write so that a reader sees the old file or the new one, never half of one.
+
+    A full disk or a folder we may not write to raises ResourceError naming the path; the
+    temporary file is removed, and the old file stays as it was.
+    """
+    tmp = Path(f"{path.parent}/.{path.name}.{os.getpid()}{TMP_SUFFIX}")
     try:
-        Path(tmp).write_bytes(data)
-    except FileNotFoundError:  # the folder was removed since we made it (a long-lived preview)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Path(tmp).write_bytes(data)
-    os.replace(tmp, path)
+        try:
+            _make_dir(path.parent)
+            tmp.write_bytes(data)
+        except FileNotFoundError:  # the folder was removed since we made it (a long preview)
+            _made_dirs.discard(str(path.parent))
+            _make_dir(path.parent)
+            tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ResourceError.from_os_error(exc, path) from None
 
 
 def safe_output_path(base: Path, relative: str) -> Path:
@@ -171,14 +248,21 @@ def safe_output_path(base: Path, relative: str) -> Path:
     return Path(target)
 
 
-def write_artifacts(out_dir: Path, artifacts: Iterable[Artifact],
-                    previous: dict[str, str]) -> tuple[list[FileRecord], int]:
-    """Write artifacts under ``out_dir/<renderer>/``; returns the records and files written."""
+def write_artifacts(out_dir: Path, artifacts: Iterable[Artifact], previous: dict[str, str],
+                    journal: Journal | None = None, entry: tuple[str, str] | None = None
+                    ) -> tuple[list[FileRecord], int]:
+    """Write artifacts under ``out_dir/<renderer>/``; returns the records and files written.
+
+    A file whose bytes the manifest already records is not rewritten (``previous`` is empty
+    under ``--force``). Before the first write, ``entry`` is noted in the journal.
+    """
     records, written = [], 0
     for artifact in artifacts:
         sha = artifact.sha256
         target = safe_output_path(out_dir / artifact.renderer, artifact.path)
         if previous.get(artifact.path) != sha or not target.exists():
+            if journal is not None and entry is not None and not written:
+                journal.note(*entry)
             write_atomic(target, artifact.data)
             written += 1
         records.append(FileRecord(artifact.path, sha, artifact.media_type, dict(artifact.meta)))
@@ -195,11 +279,12 @@ class ContextSpec:
     today: date
     template_dirs: tuple[Path, ...]
     options: RenderOptions
+    now: datetime | None = None
 
     def context(self) -> RenderContext:
         return RenderContext(config=self.config, today=self.today,
                              templates=make_environment(self.template_dirs),
-                             options=self.options)
+                             options=self.options, now=self.now)
 
 
 @dataclass(frozen=True)
@@ -224,7 +309,10 @@ _worker_ctx: RenderContext | None = None
 _worker_out: Path | None = None
 
 
-def _init_worker(spec: ContextSpec, out_dir: Path) -> None:
+def _init_worker(spec: ContextSpec, out_dir: Path, parent: int) -> None:
+    # A worker must not outlive the build or publish that started it: an orphan would wait
+    # for work forever, holding its copies of the parent's files.
+    die_with_parent(parent)
     # One context per worker, so that its templates are compiled once, not once per job.
     global _worker_ctx, _worker_out
     _worker_ctx, _worker_out = spec.context(), out_dir
@@ -239,22 +327,29 @@ def run_job(job: Job, ctx: RenderContext, out_dir: Path) -> JobResult:
     started = time.perf_counter()
     renderer = registry.get_renderer(job.renderer)
     result = JobResult(job.renderer, job.collection)
+    journal = Journal(out_dir / ".cache")
     if job.collection:
         try:
             artifacts = list(renderer.render_collection(job.notices, ctx))
-        except RenderError as exc:
-            result.errors.append((exc.notice_id, str(exc)))
-        else:
             records, result.written = write_artifacts(
-                out_dir, artifacts, job.previous.get(COLLECTION, {}))
+                out_dir, artifacts, job.previous.get(COLLECTION, {}), journal,
+                (job.renderer, COLLECTION))
+        except (RenderError, ResourceError) as exc:
+            result.errors.append((getattr(exc, "notice_id", None), str(exc)))
+        else:
             result.files[COLLECTION] = records
         result.seconds = time.perf_counter() - started
         return result
     grouped = _render_isolating_failures(renderer, job.notices, ctx, result.errors)
     for notice in job.notices:
         if notice.id in grouped or not any(e[0] == notice.id for e in result.errors):
-            records, written = write_artifacts(
-                out_dir, grouped.get(notice.id, []), job.previous.get(notice.id, {}))
+            try:
+                records, written = write_artifacts(
+                    out_dir, grouped.get(notice.id, []), job.previous.get(notice.id, {}),
+                    journal, (job.renderer, notice.id))
+            except ResourceError as exc:
+                result.errors.append((notice.id, str(exc)))
+                continue
             result.files[notice.id] = records
             result.written += written
     result.seconds = time.perf_counter() - started
@@ -322,8 +417,8 @@ def plan(renderers: Sequence[Renderer], notices: Sequence[Notice], ctx: RenderCo
     options = (ctx.options.print_sizes, ctx.options.shrink)
     for renderer in renderers:
         name = renderer.name
-        base = _sha(name, renderer.version, ctx.config.fingerprint(*renderer.config_sections),
-                    options)
+        base = _sha(name, renderer.version, code_digest(type(renderer).__module__),
+                    ctx.config.fingerprint(*renderer.config_sections), options)
         digests: dict[tuple[str, ...], str] = {}
         todo: list[Notice] = []
         for notice in notices:
@@ -336,7 +431,7 @@ def plan(renderers: Sequence[Renderer], notices: Sequence[Notice], ctx: RenderCo
             if force or manifest.key(name, notice.id) != key:
                 todo.append(notice)
         skipped[name] = len(notices) - len(todo)
-        jobs.extend(_batches(renderer, todo, manifest, workers))
+        jobs.extend(_batches(renderer, todo, manifest, workers, force=force))
         # Renderers that keep BaseRenderer's empty render_collection have no collection.
         if type(renderer).render_collection is not BaseRenderer.render_collection:
             tokens = sorted((n.id, renderer.collection_token(n, ctx))
@@ -346,15 +441,15 @@ def plan(renderers: Sequence[Renderer], notices: Sequence[Notice], ctx: RenderCo
                        hashlib.sha256(json.dumps(tokens).encode()).hexdigest())
             keys[(name, COLLECTION)] = key
             if force or manifest.key(name, COLLECTION) != key:
-                previous = {COLLECTION: {f["path"]: f["sha256"]
-                                         for f in manifest.files(name, COLLECTION)}}
+                previous = {COLLECTION: {} if force else {
+                    f["path"]: f["sha256"] for f in manifest.files(name, COLLECTION)}}
                 jobs.append(Job(name, tuple(collection_notices), collection=True,
                                 previous=previous))
     return Plan(jobs, keys, skipped)
 
 
 def _batches(renderer: Renderer, todo: list[Notice], manifest: Manifest,
-             workers: int) -> list[Job]:
+             workers: int, *, force: bool = False) -> list[Job]:
     if not todo:
         return []
     # Small batches balance the pool; renderers with a costly per-batch set-up (WeasyPrint
@@ -365,8 +460,9 @@ def _batches(renderer: Renderer, todo: list[Notice], manifest: Manifest,
     jobs = []
     for start in range(0, len(todo), size):
         chunk = tuple(todo[start:start + size])
-        previous = {n.id: {f["path"]: f["sha256"] for f in manifest.files(renderer.name, n.id)}
-                    for n in chunk}
+        # Under --force every file is written again, whatever the manifest says it holds.
+        previous = {n.id: {} if force else {
+            f["path"]: f["sha256"] for f in manifest.files(renderer.name, n.id)} for n in chunk}
         jobs.append(Job(renderer.name, chunk, previous=previous))
     return jobs
 
@@ -388,9 +484,12 @@ def build(project: Project, options: BuildOptions,
 
     names = list(options.only or registry.renderer_names())
     renderers = [registry.get_renderer(name) for name in names]
-    spec = ContextSpec(project.config, options.today, project.template_dirs, options.render)
+    spec = ContextSpec(project.config, options.today, project.template_dirs, options.render,
+                       now=options.now)
     ctx = spec.context()
     manifest = Manifest(cache_dir / "manifest.json")
+    journal = Journal(cache_dir)
+    recover_interrupted(out_dir, manifest, journal)
     for renderer in renderers:
         if not (out_dir / renderer.name).is_dir():  # removed by hand: its outputs are gone
             manifest.entries.pop(renderer.name, None)
@@ -407,11 +506,14 @@ def build(project: Project, options: BuildOptions,
             renderer.name, skipped=the_plan.skipped[renderer.name],
             out_dir=out_dir / renderer.name)
 
+    by_id = loaded.by_id()
     for result in _execute(the_plan.jobs, spec, ctx, out_dir, workers, progress):
         entry = report.renderers[result.renderer]
         entry.seconds += result.seconds
         entry.files_written += result.written
         for notice_id, message in result.errors:
+            report.failed[(result.renderer,
+                           COLLECTION if result.collection else notice_id or COLLECTION)] = message
             path = loaded.paths.get(notice_id or "")
             where = project.display(path) if path else (notice_id or result.renderer)
             report.problems.append(Problem(Location(where), f"{result.renderer}: {message}"))
@@ -426,7 +528,8 @@ def build(project: Project, options: BuildOptions,
             entry.files_removed += _remove(out_dir / result.renderer,
                                            old - {r.path for r in records})
             manifest.set(result.renderer, notice_id, key, records,
-                         source=str(path) if path else None)
+                         source=str(path) if path else None,
+                         notice=by_id.get(notice_id))
             if notice_id == COLLECTION:
                 entry.collection = True
             else:
@@ -442,6 +545,7 @@ def build(project: Project, options: BuildOptions,
                     out_dir / renderer.name, old)
                 manifest.drop(renderer.name, notice_id)
     manifest.save()
+    journal.close()  # the manifest now describes every file on disk
     report.seconds = time.perf_counter() - started
     return report
 
@@ -465,7 +569,7 @@ def _execute(jobs: list[Job], spec: ContextSpec, ctx: RenderContext, out_dir: Pa
 
     ordered = sorted(jobs, key=cost)
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                             initargs=(spec, out_dir)) as pool:
+                             initargs=(spec, out_dir, os.getpid())) as pool:
         futures = [pool.submit(_run_in_worker, job) for job in ordered]
         for done, future in enumerate(as_completed(futures), start=1):
             yield future.result()
@@ -484,6 +588,33 @@ def _remove(base: Path, relative_paths: Iterable[str]) -> int:
     return removed
 
 
+def fingerprint(manifest: Manifest, renderer: str) -> str:
+    """A hash of every file the manifest records for ``renderer``: what a collection channel
+    (the site, the playlist) would carry now."""
+    digest = hashlib.sha256()
+    for entry_id, entry in sorted(manifest.entries.get(renderer, {}).items()):
+        for record in entry["files"]:
+            digest.update(f"{entry_id}\0{record['path']}\0{record['sha256']}\n".encode())
+    return digest.hexdigest()
+
+
+def read_artifacts(base: Path, renderer: str, notice_id: str, records: Iterable[dict[str, Any]],
+                   *, verify: bool = False) -> list[Artifact]:
+    """The artifacts the manifest ``records`` describe, read back from ``base/renderer``.
+    With ``verify``, a file whose bytes are not what the manifest says raises RenderError."""
+    artifacts = []
+    for record in records:
+        data = safe_output_path(base / renderer, record["path"]).read_bytes()
+        if verify and hashlib.sha256(data).hexdigest() != record["sha256"]:
+            raise RenderError(None, f"{renderer}/{record['path']} changed on disk since it was "
+                                    "built; run `noticecast build` again")
+        artifacts.append(Artifact(renderer=renderer, path=record["path"], data=data,
+                                  media_type=record["media_type"],
+                                  notice_id=None if notice_id == COLLECTION else notice_id,
+                                  meta=record.get("meta") or {}))
+    return artifacts
+
+
 def artifacts_of(project: Project, renderer: str, notice_id: str,
                  out_dir: Path | None = None) -> list[Artifact]:
     """The built artifacts of one notice (or COLLECTION), read back from ``out/``.
@@ -492,11 +623,4 @@ def artifacts_of(project: Project, renderer: str, notice_id: str,
     """
     base = (out_dir or project.out_dir).resolve()
     manifest = Manifest(base / ".cache" / "manifest.json")
-    artifacts = []
-    for record in manifest.files(renderer, notice_id):
-        data = safe_output_path(base / renderer, record["path"]).read_bytes()
-        artifacts.append(Artifact(renderer=renderer, path=record["path"], data=data,
-                                  media_type=record["media_type"],
-                                  notice_id=None if notice_id == COLLECTION else notice_id,
-                                  meta=record.get("meta") or {}))
-    return artifacts
+    return read_artifacts(base, renderer, notice_id, manifest.files(renderer, notice_id))

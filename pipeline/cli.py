@@ -25,8 +25,8 @@ from pipeline.redact import format_exception, install_log_redaction, redact, wat
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 class DateParam(click.ParamType):
@@ -109,12 +109,16 @@ def check(ref: _ProjectRef, paths: tuple[Path, ...], fmt: str) -> None:
     targets = paths or (project.content_dir,)
     result = load_notices(targets, project.config, project.root)
     files = len(discover(targets))
+    from pipeline.publish import edit_warnings
+
+    edits = edit_warnings(project, result.notices, result.paths)  # sent, then changed
     if fmt == "json":
         click.echo(json.dumps({
             "files": files, "valid": len(result.notices), "invalid": len(result.invalid),
-            "problems": [p.as_dict() for p in result.problems]}, ensure_ascii=False, indent=2))
+            "problems": [p.as_dict() for p in [*result.problems, *edits]]},
+            ensure_ascii=False, indent=2))
     else:
-        for problem in result.problems:
+        for problem in [*result.problems, *edits]:
             click.echo(str(problem))
         tone = "red" if result.problems else "green"
         err.print(f"[{tone}]{files} file(s): {len(result.notices)} valid, "
@@ -210,6 +214,7 @@ def new(ref: _ProjectRef, kind: str, notice_id: str, folder: Path | None,
 from pipeline.commands import (  # noqa: E402
     board,  # noqa: F401
     card,  # noqa: F401
+    ledger,  # noqa: F401
     newspaper,  # noqa: F401
     preview,  # noqa: F401
     publish,  # noqa: F401

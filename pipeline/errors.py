@@ -17,15 +17,19 @@ file and prints that file's path.
     │   ├── InDoubtError            it may have arrived (a timeout after sending); an
     │   │                           at-most-once channel waits for an operator, never resends
     │   └── PermanentError          never retried (4xx, bad number, unknown chat)
-    └── LedgerError                 the delivery ledger refuses an operation
-        └── LockHeldError           another publisher holds the lock
+    ├── LedgerError                 the delivery ledger refuses an operation
+    │   └── LockHeldError           another publisher holds the lock
+    └── ResourceError               the disk or the system refused: disk full, permission
+                                    denied, a read-only folder (names the path)
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 
 @dataclass(frozen=True, order=True)
@@ -149,3 +153,34 @@ class LockHeldError(LedgerError):
     """Another publish run holds the ledger lock."""
 
     exit_code = 3
+
+
+class ResourceError(NoticecastError):
+    """The disk or the operating system refused a read or a write; says which path and what
+    to do. Nothing noticecast wrote is left half-done (temporary files are removed)."""
+
+    exit_code = 74  # EX_IOERR
+
+    _ADVICE: ClassVar[dict[int, str]] = {
+        errno.ENOSPC: "the disk is full; free some space and run the command again",
+        errno.EDQUOT: "the disk quota is used up; free some space and run the command again",
+        errno.EACCES: "permission denied; run as a user who may write there, or fix the "
+                      "folder's permissions",
+        errno.EPERM: "operation not permitted; fix the folder's permissions",
+        errno.EROFS: "the folder is on a read-only file system; point the output elsewhere "
+                     "or remount it writable",
+        errno.EISDIR: "a folder stands where a file should be; move it away",
+        errno.ENOTDIR: "a file stands where a folder should be; move it away",
+        errno.ENAMETOOLONG: "the file name is too long; use a shorter id or path",
+    }
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{path}: {message}")
+
+    @classmethod
+    def from_os_error(cls, error: OSError, path: str | Path | None = None) -> ResourceError:
+        where = path or error.filename or "?"
+        advice = cls._ADVICE.get(error.errno or 0)
+        reason = error.strerror or type(error).__name__
+        return cls(where, f"{reason}: {advice}" if advice else f"cannot write: {reason}")

@@ -43,7 +43,7 @@ import os
 import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,6 +159,49 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER suppressions_append_only_delete BEFORE DELETE ON suppressions
         BEGIN SELECT RAISE(ABORT, 'ledger suppressions are append-only'); END;
     """,
+    # 4: the payload of each delivery and the ledger's identity.
+    # * ``events.payload`` (on ``sending`` events): what the call carried, as JSON (the notice's
+    #   content hash and revision, and each file's path, sha256 and media type); the bytes are
+    #   kept once each in ``blobs``, so that a retry sends exactly what the first try sent.
+    # * ``notice_changes``: edits a notice had after it was sent without a new revision (a
+    #   ``minor_edit`` recorded, or a change still waiting for the office's decision).
+    # * ``meta``: this ledger's id, which the project's history file names, so that an empty
+    #   or replaced ledger is never taken for "nothing was ever sent".
+    """
+    ALTER TABLE events ADD COLUMN payload TEXT;
+    CREATE TABLE blobs (
+        sha256 TEXT PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE notice_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        notice_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        sent_hash TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('minor-edit', 'changed')),
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        UNIQUE (notice_id, revision, content_hash, kind)
+    );
+    CREATE TABLE meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO meta (name, value) VALUES ('ledger_id', lower(hex(randomblob(16))));
+    CREATE TRIGGER blobs_append_only_update BEFORE UPDATE ON blobs
+        BEGIN SELECT RAISE(ABORT, 'ledger blobs are append-only'); END;
+    CREATE TRIGGER blobs_append_only_delete BEFORE DELETE ON blobs
+        BEGIN SELECT RAISE(ABORT, 'ledger blobs are append-only'); END;
+    CREATE TRIGGER notice_changes_append_only_update BEFORE UPDATE ON notice_changes
+        BEGIN SELECT RAISE(ABORT, 'ledger notice_changes are append-only'); END;
+    CREATE TRIGGER notice_changes_append_only_delete BEFORE DELETE ON notice_changes
+        BEGIN SELECT RAISE(ABORT, 'ledger notice_changes are append-only'); END;
+    CREATE TRIGGER meta_append_only_update BEFORE UPDATE ON meta
+        BEGIN SELECT RAISE(ABORT, 'ledger meta is append-only'); END;
+    CREATE TRIGGER meta_append_only_delete BEFORE DELETE ON meta
+        BEGIN SELECT RAISE(ABORT, 'ledger meta is append-only'); END;
+    """,
     # 5: when a board sheet went up and came down (``noticecast board posted|taken-down``):
     # the clerk's word, appended, never edited; the board period counts from posting.
     """
@@ -180,6 +223,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+PAYLOAD_VERSION = 4  # the migration that added payloads, notice changes and the ledger id
 SMS_TABLES_VERSION = 3  # the migration that made sms_parts, receipts and suppressions
 
 
@@ -307,6 +351,33 @@ class Outcome:
     batch: str | None = None
 
 
+@dataclass
+class Payload:
+    """What one channel call carries, fixed when the call is planned.
+
+    ``files``: renderer, path, sha256, media type and meta of each artifact; ``stored`` marks
+    those whose bytes are kept in the ledger (notice and digest deliveries; a site swap is on
+    disk and described by its ``fingerprint`` only). ``notices`` maps each notice the call
+    carries to the content hash it was made from.
+    """
+
+    files: list[dict[str, Any]]
+    notices: dict[str, str] = field(default_factory=dict)
+    fingerprint: str | None = None
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return json.dumps({"files": self.files, "notices": self.notices,
+                           "fingerprint": self.fingerprint},
+                          ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def parse(cls, text: str) -> Payload:
+        data = json.loads(text)
+        return cls(files=list(data.get("files") or []), notices=dict(data.get("notices") or {}),
+                   fingerprint=data.get("fingerprint"))
+
+
 _ROW_COLUMNS = ("id, notice_id, revision, event, channel, target, target_label, mode, seq, "
                 "state, at, as_of, actor, attempt, next_at, reason, receipt, batch")
 
@@ -319,23 +390,88 @@ def _row(record: sqlite3.Row | tuple[Any, ...]) -> Row:
                json.loads(receipt) if receipt else None, batch)
 
 
+class _Rows:
+    """A query's rows, fetched at once, so that a damaged file fails inside ``execute``."""
+
+    def __init__(self, rows: list[Any], lastrowid: int | None) -> None:
+        self.rows = rows
+        self.lastrowid = lastrowid
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
+
+
+class _GuardedConnection:
+    """A SQLite connection whose errors become one-line LedgerErrors saying what to do."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.raw = db
+        self.path = path
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> _Rows:
+        try:
+            cursor = self.raw.execute(sql, args)
+            return _Rows(cursor.fetchall(), cursor.lastrowid)
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise  # our own mistake (an append-only trigger, a bad statement), not the file's
+        except sqlite3.DatabaseError as exc:
+            raise ledger_failure(self.path, exc) from None
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def ledger_failure(path: Path, error: sqlite3.Error) -> LedgerError:
+    """What a SQLite error means for the person running noticecast, in one line."""
+    text = str(error)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return LedgerError(f"{path}: the ledger is busy ({text}); another noticecast process "
+                           "is writing it: wait for it to finish and run the command again")
+    if "full" in lowered or "disk i/o" in lowered or "readonly" in lowered \
+            or "read-only" in lowered or "unable to open" in lowered:
+        return LedgerError(f"{path}: the ledger cannot be written ({text}); free disk space or "
+                           "fix the folder's permissions, then run the command again")
+    return LedgerError(
+        f"{path}: the ledger is damaged ({text}); nothing was sent. Run `noticecast ledger "
+        "check` to see what is wrong, then restore the last good copy (publish keeps one "
+        "before each upgrade: `noticecast ledger check` lists them)")
+
+
 class Ledger:
     """An open ledger. Use as a context manager, or call ``close``."""
 
     def __init__(self, path: Path, *, readonly: bool = False, durability: str = "full") -> None:
         self.path = path
         self.readonly = readonly
-        if readonly:
-            uri = f"{path.resolve().as_uri()}?mode=ro"
-            self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL" if durability == "normal"
-                            else "PRAGMA synchronous=FULL")
-            self.migrate()
-        self._check_version()
+        try:
+            if readonly:
+                uri = f"{path.resolve().as_uri()}?mode=ro"
+                raw = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                raw = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise LedgerError(f"{path}: the ledger cannot be opened ({exc}); check that the "
+                              "path in publish.ledger is a file in a folder you may write"
+                              ) from None
+        self.db = _GuardedConnection(raw, path)
+        try:
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL" if durability == "normal"
+                                else "PRAGMA synchronous=FULL")
+                self.migrate()
+            self._check_version()
+        except BaseException:
+            self.db.close()
+            raise
 
     @classmethod
     def open(cls, path: Path) -> Ledger:
@@ -363,9 +499,14 @@ class Ledger:
                 f"noticecast understands ({SCHEMA_VERSION}); upgrade noticecast")
 
     def migrate(self) -> None:
-        """Bring the schema to SCHEMA_VERSION, one migration per transaction."""
+        """Bring the schema to SCHEMA_VERSION, one migration per transaction. A ledger that
+        holds history is copied first (``<ledger>.v<N>-<time>.bak``), so a failed or unwanted
+        upgrade can be undone."""
         with self._write():
             start = self.version
+        if 0 < start < SCHEMA_VERSION:
+            self.backup(self.path.with_name(
+                f"{self.path.name}.v{start}-{utc_now():%Y%m%dT%H%M%S}.bak"))
         for number in range(start, SCHEMA_VERSION):
             with self._write():
                 if self.version != number:  # another process migrated meanwhile
@@ -374,6 +515,18 @@ class Ledger:
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
 
+    def backup(self, target: Path) -> Path:
+        """A consistent copy of the ledger (SQLite's online backup), e.g. before a migration."""
+        try:
+            copy = sqlite3.connect(target)
+            try:
+                self.db.raw.backup(copy)
+            finally:
+                copy.close()
+        except sqlite3.Error as exc:
+            raise ledger_failure(target, exc) from None
+        return target
+
     @contextmanager
     def _write(self) -> Iterator[None]:
         # BEGIN IMMEDIATE takes SQLite's write lock at once, so a read-then-append is atomic.
@@ -381,7 +534,8 @@ class Ledger:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            with suppress(LedgerError):  # a failed COMMIT may have rolled back already
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
@@ -446,13 +600,13 @@ class Ledger:
     # -- writing -----------------------------------------------------------------------------
 
     def _append(self, delivery_id: int, outcome: Outcome, *, as_of: datetime,
-                actor: str) -> None:
+                actor: str, payload: str | None = None) -> None:
         self.db.execute(
             "INSERT INTO events (delivery_id, state, at, as_of, actor, attempt, next_at, "
-            "reason, receipt, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "reason, receipt, batch, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (delivery_id, outcome.state, _iso(utc_now()), _iso(as_of), actor, outcome.attempt,
              _iso(outcome.next_at), _recorded(outcome.reason), _recorded_receipt(outcome.receipt),
-             outcome.batch))
+             outcome.batch, payload))
 
     def _id(self, key: Key) -> int | None:
         record = self.db.execute(
@@ -461,23 +615,35 @@ class Ledger:
             (key.notice_id, key.revision, key.event, key.channel, key.target)).fetchone()
         return record[0] if record else None
 
+    def _insert(self, key: Key, label: str, mode: str) -> int:
+        self.db.execute(
+            "INSERT INTO deliveries (notice_id, revision, event, channel, target, "
+            "target_label, mode, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key.notice_id, key.revision, key.event, key.channel, key.target, label, mode,
+             _iso(utc_now())))
+        delivery_id = self._id(key)
+        assert delivery_id is not None
+        return delivery_id
+
     def claim(self, wanted: Sequence[tuple[Key, str, str]], *, as_of: datetime, actor: str,
-              batch: str | None = None) -> dict[Key, int]:
+              batch: str | None = None, payload: Payload | None = None) -> dict[Key, int]:
         """Write the intent to send: append ``sending`` to each (key, label, mode) that is new,
         pending or a due retry, in one transaction. Returns the claimed keys and their attempt
-        numbers; a key that another run got to first (or that is final) is left out."""
+        numbers; a key that another run got to first (or that is final) is left out.
+
+        ``payload`` is what the call will carry; it is written with the intent (its bytes once
+        each), so that a retry can send exactly the same."""
         claimed: dict[Key, int] = {}
+        described = payload.describe() if payload is not None else None
         with self._write():
+            if payload is not None:
+                for sha, data in payload.blobs.items():
+                    self.db.execute("INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?, ?)",
+                                    (sha, data))
             for key, label, mode in wanted:
                 delivery_id = self._id(key)
                 if delivery_id is None:
-                    self.db.execute(
-                        "INSERT INTO deliveries (notice_id, revision, event, channel, target, "
-                        "target_label, mode, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (key.notice_id, key.revision, key.event, key.channel, key.target,
-                         label, mode, _iso(utc_now())))
-                    delivery_id = self._id(key)
-                    assert delivery_id is not None
+                    delivery_id = self._insert(key, label, mode)
                     self._append(delivery_id, Outcome(PENDING), as_of=as_of, actor=actor)
                     attempt = 0
                 else:
@@ -489,9 +655,106 @@ class Ledger:
                         continue
                     attempt = row.attempt
                 self._append(delivery_id, Outcome(SENDING, attempt=attempt + 1, batch=batch),
-                             as_of=as_of, actor=actor)
+                             as_of=as_of, actor=actor, payload=described)
                 claimed[key] = attempt + 1
         return claimed
+
+    # -- payloads: what a delivery carried ----------------------------------------------------
+
+    def payload(self, key: Key) -> Payload | None:
+        """What the last attempt of ``key`` carried (its bytes read back), or None."""
+        record = self.db.execute(
+            "SELECT e.payload FROM events e JOIN deliveries d ON d.id = e.delivery_id "
+            "WHERE d.notice_id = ? AND d.revision = ? AND d.event = ? AND d.channel = ? "
+            "AND d.target = ? AND e.payload IS NOT NULL ORDER BY e.seq DESC LIMIT 1",
+            (key.notice_id, key.revision, key.event, key.channel, key.target)).fetchone()
+        if record is None:
+            return None
+        payload = Payload.parse(record[0])
+        wanted = [f["sha256"] for f in payload.files if f.get("stored")]
+        for sha in wanted:
+            blob = self.db.execute("SELECT data FROM blobs WHERE sha256 = ?", (sha,)).fetchone()
+            if blob is None:
+                raise LedgerError(f"{self.path}: the stored payload of {key} is missing; run "
+                                  "`noticecast ledger check`")
+            payload.blobs[sha] = bytes(blob[0])
+        return payload
+
+    def sent_versions(self) -> dict[tuple[str, int], tuple[str, datetime]]:
+        """For each (notice, revision) that reached a person on an at-most-once channel: the
+        content hash it was sent with last, and when."""
+        found: dict[tuple[str, int], tuple[str, datetime]] = {}
+        for notice_id, revision, payload, at in self.db.execute(
+                "SELECT d.notice_id, d.revision, e.payload, e.at FROM events e "
+                "JOIN deliveries d ON d.id = e.delivery_id WHERE e.payload IS NOT NULL "
+                "AND d.mode = 'at-most-once' AND e.delivery_id IN (SELECT id FROM current "
+                "WHERE state IN ('delivered', 'resolved') AND mode = 'at-most-once') "
+                "ORDER BY e.seq"):
+            content_hash = json.loads(payload).get("notices", {}).get(notice_id)
+            if content_hash:
+                found[(notice_id, revision)] = (content_hash, _parse(at) or utc_now())
+        return found
+
+    def last_fingerprint(self, channel: str, target: str) -> str | None:
+        """The content fingerprint of the last delivery that reached a collection target."""
+        for payload, state in self.db.execute(
+                "SELECT e.payload, (SELECT x.state FROM events x WHERE x.delivery_id = "
+                "e.delivery_id ORDER BY x.seq DESC LIMIT 1) FROM events e JOIN deliveries d "
+                "ON d.id = e.delivery_id WHERE d.channel = ? AND d.target = ? AND e.payload "
+                "IS NOT NULL ORDER BY e.seq DESC LIMIT 200", (channel, target)):
+            if state in RECEIVED:
+                return Payload.parse(payload).fingerprint
+        return None
+
+    def hold(self, wanted: Sequence[tuple[Key, str, str]], reason: str, *, as_of: datetime,
+             actor: str) -> None:
+        """Keep deliveries waiting, visibly: ``pending`` with the reason (a render failed, an
+        output is stale). Nothing is sent; the next run looks again."""
+        with self._write():
+            for key, label, mode in wanted:
+                row = self.get(key)
+                if row is not None and row.state == PENDING and row.reason == reason:
+                    continue  # said already; the history need not repeat it every run
+                attempt = row.attempt if row is not None else 0
+                delivery_id = row.id if row is not None else self._insert(key, label, mode)
+                self._append(delivery_id, Outcome(PENDING, attempt=attempt, reason=reason),
+                             as_of=as_of, actor=actor)
+
+    def record_change(self, notice_id: str, revision: int, *, sent_hash: str,
+                      content_hash: str, kind: str, actor: str) -> bool:
+        """Note an edit made after sending without a new revision; False if already noted."""
+        with self._write():
+            if self.db.execute(
+                    "SELECT 1 FROM notice_changes WHERE notice_id = ? AND revision = ? AND "
+                    "content_hash = ? AND kind = ?",
+                    (notice_id, revision, content_hash, kind)).fetchone():
+                return False
+            self.db.execute(
+                "INSERT INTO notice_changes (notice_id, revision, sent_hash, content_hash, "
+                "kind, at, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (notice_id, revision, sent_hash, content_hash, kind, _iso(utc_now()), actor))
+        return True
+
+    def changes(self, notice_id: str | None = None) -> list[dict[str, Any]]:
+        sql = ("SELECT notice_id, revision, sent_hash, content_hash, kind, at, actor "
+               "FROM notice_changes")
+        args: list[Any] = []
+        if notice_id:
+            sql += " WHERE notice_id = ?"
+            args.append(notice_id)
+        return [dict(zip(("notice_id", "revision", "sent_hash", "content_hash", "kind", "at",
+                          "actor"), row, strict=True))
+                for row in self.db.execute(sql + " ORDER BY seq", args)]
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def ledger_id(self) -> str | None:
+        record = self.db.execute("SELECT value FROM meta WHERE name = 'ledger_id'").fetchone()
+        return record[0] if record else None
+
+    def delivery_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
 
     def record(self, outcomes: Iterable[tuple[Key, Outcome]], *, as_of: datetime,
                actor: str) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pipeline import yamlsrc
+from pipeline.codehash import code_digest
 from pipeline.config import Config
 from pipeline.errors import InputError, NoticeError, Problem
 from pipeline.model import Notice
@@ -129,7 +130,10 @@ class ParseCache:
 
     def __init__(self, path: Path | None, config: Config) -> None:
         self.path = path
-        self.salt = (CACHE_VERSION, config.fingerprint("rules", "regions", "timezone"))
+        # The code that parses is part of the key: an upgrade must not serve notices parsed by
+        # the old rules.
+        self.salt = (CACHE_VERSION, code_digest("pipeline.load"),
+                     config.fingerprint("rules", "regions", "timezone"))
         self.entries: dict[str, tuple[int, int, Notice]] = {}
         self.dirty = False
         if path is not None and path.is_file():
@@ -204,9 +208,12 @@ def _parse_all(todo: list[tuple[Path, str]], config: Config) -> list[Parsed]:
         return _parse_chunk(todo, config)
     from concurrent.futures import ProcessPoolExecutor
 
+    from pipeline.lifetime import die_with_parent
+
     size = max(50, len(todo) // (workers * 4))
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         return [item for part in pool.map(_parse_chunk, chunks, [config] * len(chunks))
                 for item in part]
 

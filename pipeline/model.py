@@ -420,6 +420,9 @@ class Notice(Frozen):
     correction: Correction | None = None
     withdrawal: Withdrawal | None = None
     tags: tuple[Text, ...] = ()
+    # A typo fixed after sending, without a new revision: the record is updated, the people
+    # who got the notice are not told again (see pipeline.publish_edits).
+    minor_edit: bool = False
 
     @field_validator("id")
     @classmethod

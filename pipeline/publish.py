@@ -61,6 +61,7 @@ files are seen).
 
 from __future__ import annotations
 
+import json
 import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -69,8 +70,17 @@ from pathlib import Path
 from typing import Any
 
 from channels.base import Artifact, Channel, Delivery, Target, close_channel
-from pipeline import registry
-from pipeline.build import COLLECTION, BuildOptions, BuildReport, artifacts_of, build
+from pipeline import ledger_history, registry
+from pipeline.build import (
+    COLLECTION,
+    BuildOptions,
+    BuildReport,
+    Manifest,
+    artifacts_of,
+    build,
+    fingerprint,
+    read_artifacts,
+)
 from pipeline.config import Config
 from pipeline.errors import (
     InDoubtError,
@@ -80,6 +90,8 @@ from pipeline.errors import (
     NoticecastError,
     PermanentError,
     Problem,
+    RenderError,
+    ResourceError,
     TransientError,
 )
 from pipeline.ledger import (
@@ -91,6 +103,7 @@ from pipeline.ledger import (
     Key,
     Ledger,
     Outcome,
+    Payload,
     Row,
     open_readonly,
     run_actor,
@@ -99,9 +112,11 @@ from pipeline.load import load_notices
 from pipeline.model import Notice
 from pipeline.project import Project
 from pipeline.publish_backoff import next_attempt_at
+from pipeline.publish_edits import edits_after_sending
 from pipeline.publish_lock import publish_lock
 from pipeline.publish_plan import Batch, ChannelInfo, Item, Plan, make_plan
 from pipeline.renderers.base import RenderContext
+from pipeline.schedule import local_day
 
 # The renderer whose built outputs each built-in channel carries. A plug-in channel names its
 # own with a ``renderer`` class attribute; SMS composes its digest per subscriber instead.
@@ -130,6 +145,7 @@ class Tally:
     retried: int = 0  # failed transiently, scheduled again
     failed: int = 0
     in_doubt: int = 0  # in the ledger after this run, waiting for an operator
+    blocked: int = 0  # not sent: the payload was not ready (a render failed); waiting
     cancelled: int = 0
     waiting: int = 0  # retries whose time has not come
     calls: int = 0
@@ -146,13 +162,15 @@ class PublishReport:
     warnings: list[Problem] = field(default_factory=list)
     in_doubt: list[Row] = field(default_factory=list)
     build: BuildReport | None = None
+    blocked: list[tuple[Key, str]] = field(default_factory=list)  # waiting, and why
 
     def tally(self, channel: str) -> Tally:
         return self.tallies.setdefault(channel, Tally())
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not any(t.failed for t in self.tallies.values())
+        return not self.problems and not any(t.failed or t.blocked
+                                             for t in self.tallies.values())
 
 
 # -- the clock --------------------------------------------------------------------------------
@@ -193,28 +211,82 @@ def publish(project: Project, options: PublishOptions,
     if options.dry_run:
         return _dry_run(project, options)
     durability = project.config.publish.durability
-    with publish_lock(lock_path(project), wait=options.wait,
-                      shown=project.display(lock_path(project))), \
-            Ledger(ledger_path(project), durability=durability) as ledger:
-        actor = run_actor()
-        recovered = ledger.recover(as_of=options.now, actor=actor)
-        session = _Session(project, options, ledger, actor)
+    shown_lock = project.display(lock_path(project))
+    with publish_lock(lock_path(project), wait=options.wait, shown=shown_lock) as lock:
+        history = ledger_history.check_file(project.state_dir, ledger_path(project),
+                                            _shown_ledger(project))
+        with Ledger(ledger_path(project), durability=durability) as ledger:
+            ledger_history.check_ledger(history, ledger.ledger_id, ledger.delivery_count(),
+                                        _shown_ledger(project))
+            actor = run_actor()
+            recovered = ledger.recover(as_of=options.now, actor=actor)
+            session = _Session(project, options, ledger, actor, history)
+            session.remember_history()
+            try:
+                report = session.plan_run()
+                report.recovered = recovered
+                if lock.taken_over:
+                    report.warnings.append(Problem(Location(shown_lock), (
+                        f"the previous publish ({lock.taken_over}) ended without finishing; "
+                        "its lock was taken over and what it left is recovered")))
+                session.check_edits(report)
+                session.cancel(report)
+                session.build(report, progress)
+                session.snapshots(report)
+                session.deliver(report, progress)
+                session.finish(report)
+                return report
+            finally:
+                for channel in session.channels.values():  # one session (an SMPP bind) a run
+                    close_channel(channel)
+                session.remember_history()
+
+
+def _shown_ledger(project: Project) -> str:
+    return project.display(ledger_path(project))
+
+
+def open_for_reading(project: Project) -> Ledger | None:
+    """The ledger for reading (status, log, a dry run), or None when nothing was published;
+    refused, like a publish, when it is missing or replaced although the project published."""
+    shown = _shown_ledger(project)
+    history = ledger_history.check_file(project.state_dir, ledger_path(project), shown)
+    ledger = open_readonly(ledger_path(project))
+    if ledger is not None:
         try:
-            report = session.plan_run()
-            report.recovered = recovered
-            session.cancel(report)
-            session.build(report, progress)
-            session.deliver(report, progress)
-            session.finish(report)
-            return report
-        finally:
-            for channel in session.channels.values():  # one session (an SMPP bind) a run
-                close_channel(channel)
+            ledger_history.check_ledger(history, ledger.ledger_id, ledger.delivery_count(),
+                                        shown)
+        except BaseException:
+            ledger.close()
+            raise
+    return ledger
+
+
+def edit_warnings(project: Project, notices: list[Notice], paths: dict[str, Path]
+                  ) -> list[Problem]:
+    """For `check`: the notices changed since they were sent, without a new revision."""
+    try:
+        ledger = open_for_reading(project)
+    except LedgerError as exc:
+        return [Problem(Location(_shown_ledger(project)), str(exc), severity="warning")]
+    if ledger is None:
+        return []
+    with ledger:
+        sent = ledger.sent_versions() if ledger.version >= ledger_history.PAYLOAD_VERSION \
+            else {}
+    problems = []
+    for edit in edits_after_sending(notices, sent):
+        if not edit.minor:
+            path = paths.get(edit.notice.id)
+            where = Location(project.display(path) if path else edit.notice.id)
+            problems.append(Problem(where, edit.message(project.config.zone),
+                                    severity="warning"))
+    return problems
 
 
 def _dry_run(project: Project, options: PublishOptions, *, cache: bool = False
              ) -> PublishReport:
-    ledger = open_readonly(ledger_path(project))
+    ledger = open_for_reading(project)
     try:
         rows = ledger.current() if ledger else []
     finally:
@@ -253,7 +325,7 @@ class _Session:
     """The state of one run, shared by its steps."""
 
     def __init__(self, project: Project, options: PublishOptions, ledger: Ledger | None,
-                 actor: str) -> None:
+                 actor: str, history: ledger_history.History | None = None) -> None:
         self.project = project
         self.config = project.config
         self.options = options
@@ -263,6 +335,17 @@ class _Session:
         self.channels: dict[str, Channel] = {}
         self.infos: dict[str, ChannelInfo] = {}
         self.digests: Any = None  # pipeline.renderers.sms.DigestCache, made on first use
+        self.history = history
+        self.manifest: Manifest | None = None  # what the run's build made, to check payloads
+        self.notices: list[Notice] = []
+        self.paths: dict[str, Path] = {}
+
+    def remember_history(self) -> None:
+        """Record outside the ledger that this project has published (see ledger_history)."""
+        assert self.ledger is not None
+        ledger_history.record(self.project.state_dir, self.history, self.ledger.ledger_id,
+                              self.ledger.delivery_count())
+        self.history = ledger_history.History.read(self.project.state_dir)
 
     # -- step 4 and 5: load, open the channels, plan --------------------------------------
 
@@ -273,6 +356,7 @@ class _Session:
         report = PublishReport(now=self.now, plan=Plan(now=self.now))
         report.problems.extend(loaded.problems)
         notices = loaded.notices
+        self.notices, self.paths = notices, loaded.paths
         wanted = sorted({name for notice in notices for name in self.channels_of(notice)})
         for name in wanted:
             try:
@@ -334,8 +418,8 @@ class _Session:
         return lambda notice: notice.id in current
 
     def render_context(self) -> RenderContext:
-        return RenderContext(config=self.config, today=self.now.date(),
-                             templates=self.project.templates)
+        return RenderContext(config=self.config, today=local_day(self.now, self.config.zone),
+                             templates=self.project.templates, now=self.now)
 
     def wants_notice(self, notice: Notice, target: Target) -> bool:
         """Whether a digest target (a subscriber) gets this notice: by the area it lives in."""
@@ -358,16 +442,65 @@ class _Session:
     # -- step 6: build --------------------------------------------------------------------
 
     def build(self, report: PublishReport, progress: ProgressCallback | None) -> None:
+        """Build, as of the run's instant, what the due deliveries carry and what every
+        collection channel (site, playlist) shows: those are compared with what they last
+        received, so an edit or a notice whose hour came reaches them without a new key."""
         names = {_renderer_of(b.channel, self.channels[b.channel]) for b in report.plan.batches}
+        names |= {_renderer_of(name, self.channels[name]) for name, info in self.infos.items()
+                  if info.scope == "collection"}
         renderers = tuple(n for n in registry.renderer_names() if n in names)
         if not renderers:
             return
-        options = BuildOptions(today=self.now.date(), only=renderers)
+        options = BuildOptions(today=local_day(self.now, self.config.zone), now=self.now,
+                               only=renderers)
         report.build = build(self.project, options, progress and (
             lambda done, total: progress("build", done, total)))
+        self.manifest = Manifest(self.project.cache_dir / "manifest.json")
         # Load problems are reported already; what is new here are render errors.
         known = set(report.problems)
         report.warnings.extend(p for p in report.build.problems if p not in known)
+
+    # -- step 5c: edits after sending -----------------------------------------------------
+
+    def check_edits(self, report: PublishReport) -> None:
+        assert self.ledger is not None
+        for edit in edits_after_sending(self.notices, self.ledger.sent_versions()):
+            kind = "minor-edit" if edit.minor else "changed"
+            self.ledger.record_change(edit.notice.id, edit.notice.revision,
+                                      sent_hash=edit.sent_hash,
+                                      content_hash=edit.notice.content_hash, kind=kind,
+                                      actor=self.actor)
+            if not edit.minor:
+                report.warnings.append(Problem(self.where(edit.notice.id),
+                                               edit.message(self.config.zone)))
+
+    def where(self, notice_id: str) -> Location:
+        path = self.paths.get(notice_id)
+        return Location(self.project.display(path) if path else notice_id)
+
+    # -- step 6b: collection targets whose content changed ----------------------------------
+
+    def snapshots(self, report: PublishReport) -> None:
+        """A collection target (the site, a playlist) that last received other content than
+        the build now holds gets a delivery, keyed on that content's fingerprint."""
+        assert self.ledger is not None
+        if self.manifest is None or report.build is None:
+            return
+        batches = {(b.channel, b.target.key): b for b in report.plan.batches}
+        for name, info in self.infos.items():
+            renderer = _renderer_of(name, self.channels[name])
+            if info.scope != "collection" or renderer is None \
+                    or (renderer, COLLECTION) in report.build.failed:
+                continue
+            current = fingerprint(self.manifest, renderer)
+            for target in info.targets:
+                if self.ledger.last_fingerprint(name, target.key) == current:
+                    continue
+                batch = batches.get((name, target.key))
+                if batch is None:
+                    batch = Batch(name, info.scope, target)
+                    report.plan.batches.append(batch)
+                batch.snapshot = Key(f"*{current[:16]}", 0, "publish", name, target.key)
 
     # -- step 7: deliver ------------------------------------------------------------------
 
@@ -386,39 +519,48 @@ class _Session:
         assert self.ledger is not None
         channel = self.channels[batch.channel]
         tally = report.tally(batch.channel)
+        mode = getattr(channel, "delivery", "at-most-once")
+        items = list(batch.items)
+        if batch.scope == "collection":  # a notice that failed to render waits; the rest go
+            items = [i for i in items if not self.hold_if_failed(batch, i, report)]
+            if not items and batch.snapshot is None:
+                return
         try:
-            delivery = self.delivery_for(batch, batch.items, channel)
-            failure: BaseException | None = None
-        except (NoticecastError, OSError) as exc:
-            delivery, failure = None, TransientError(f"cannot prepare the delivery: {exc}")
-        batch_id = _batch_id(batch, delivery)
-        claimed = self.ledger.claim(
-            [(i.key, i.target.label, i.mode) for i in batch.items],
-            as_of=self.now, actor=self.actor, batch=batch_id)
-        items = [i for i in batch.items if i.key in claimed]
-        if not items:
+            delivery, payload = self.prepare(batch, items, channel, report)
+        except RenderError as exc:  # the payload is not ready: nothing is sent, it waits
+            self.hold(batch, items, f"blocked: {exc}", report, with_snapshot=True)
             return
-        if delivery is not None and len(items) != len(batch.items):
-            delivery = self.delivery_for(batch, items, channel)  # another run took some keys
+        wanted = [(i.key, i.target.label, i.mode) for i in items]
+        if batch.snapshot is not None:
+            wanted.append((batch.snapshot, batch.target.label, mode))
+        batch_id = _batch_id(batch, delivery)
+        claimed = self.ledger.claim(wanted, as_of=self.now, actor=self.actor, batch=batch_id,
+                                    payload=payload)
+        if self.history is None:
+            self.remember_history()  # from the first intent on, an empty ledger is refused
+        items = [i for i in items if i.key in claimed]
+        snapshot = batch.snapshot if batch.snapshot in claimed else None
+        if not items and snapshot is None:
+            return
+        failure: BaseException | None = None
         receipt = None
-        if failure is None and delivery is not None:
-            tally.calls += 1
-            try:
-                if delivery.event == "withdrawal" and batch.scope == "notice" \
-                        and delivery.previous is not None:
-                    # Take back what the channel can (an inbox file); the withdrawal delivery
-                    # then tells the rest (Telegram edits its caption to 【撤回】).
-                    channel.withdraw(delivery.previous)
-                receipt = channel.deliver(delivery)
-            except (PermanentError, TransientError, InDoubtError) as exc:
-                failure = exc
-            except Exception as exc:  # a channel bug must neither lose nor double a delivery
-                ambiguous = InDoubtError if channel.delivery == "at-most-once" else TransientError
-                failure = ambiguous(f"{type(exc).__name__}: {exc}")
-        at_most_once = channel.delivery == "at-most-once"
-        outcomes = [(item.key, self.outcome(item, claimed[item.key], receipt, failure, batch_id,
-                                            at_most_once=at_most_once))
-                    for item in items]
+        tally.calls += 1
+        try:
+            if delivery.event == "withdrawal" and batch.scope == "notice" \
+                    and delivery.previous is not None:
+                # Take back what the channel can (an inbox file); the withdrawal delivery
+                # then tells the rest (Telegram edits its caption to 【撤回】).
+                channel.withdraw(delivery.previous)
+            receipt = channel.deliver(delivery)
+        except (PermanentError, TransientError, InDoubtError) as exc:
+            failure = exc
+        except Exception as exc:  # a channel bug must neither lose nor double a delivery
+            ambiguous = InDoubtError if mode == "at-most-once" else TransientError
+            failure = ambiguous(f"{type(exc).__name__}: {exc}")
+        at_most_once = mode == "at-most-once"
+        keys = [i.key for i in items] + ([snapshot] if snapshot else [])
+        outcomes = [(key, self.outcome(claimed[key], receipt, failure, batch_id,
+                                       at_most_once=at_most_once)) for key in keys]
         self.ledger.record(outcomes, as_of=self.now, actor=self.actor)
         for _, outcome in outcomes:
             if outcome.state == DELIVERED:
@@ -430,9 +572,29 @@ class _Session:
             else:
                 tally.failed += 1
 
-    def outcome(self, item: Item, attempt: int, receipt: Any,
-                failure: BaseException | None, batch_id: str | None, *,
-                at_most_once: bool = False) -> Outcome:
+    def hold_if_failed(self, batch: Batch, item: Item, report: PublishReport) -> bool:
+        renderer = _renderer_of(batch.channel, self.channels[batch.channel])
+        failed = report.build.failed.get((renderer, item.notice.id)) if (
+            report.build and renderer) else None
+        if failed is None:
+            return False
+        self.hold(batch, [item], f"blocked: render failed: {failed}", report)
+        return True
+
+    def hold(self, batch: Batch, items: list[Item], reason: str, report: PublishReport, *,
+             with_snapshot: bool = False) -> None:
+        assert self.ledger is not None
+        wanted = [(i.key, i.target.label, i.mode) for i in items]
+        if with_snapshot and batch.snapshot is not None:
+            wanted.append((batch.snapshot, batch.target.label,
+                           getattr(self.channels[batch.channel], "delivery", "at-most-once")))
+        self.ledger.hold(wanted, " ".join(reason.split()), as_of=self.now, actor=self.actor)
+        report.tally(batch.channel).blocked += len(wanted)
+        for item in items:
+            report.blocked.append((item.key, reason))
+
+    def outcome(self, attempt: int, receipt: Any, failure: BaseException | None,
+                batch_id: str | None, *, at_most_once: bool = False) -> Outcome:
         if failure is None:
             return Outcome(DELIVERED, attempt=attempt, batch=batch_id,
                            receipt=receipt.as_dict() if receipt is not None else None)
@@ -450,24 +612,87 @@ class _Session:
                                cap=settings.backoff_max_s, retry_after=retry_after)
         return Outcome(RETRY, attempt=attempt, next_at=when, reason=reason, batch=batch_id)
 
-    def delivery_for(self, batch: Batch, items: list[Item], channel: Channel) -> Delivery:
+    def prepare(self, batch: Batch, items: list[Item], channel: Channel,
+                report: PublishReport) -> tuple[Delivery, Payload]:
+        """The delivery and its payload: for a retry, exactly what the first attempt carried;
+        otherwise the outputs this run built of this revision and this content, or
+        RenderError when they are missing, stale or from another revision."""
+        assert self.ledger is not None
+        renderer = _renderer_of(batch.channel, channel)
         if batch.scope == "notice":
             item = items[0]
-            renderer = _renderer_of(batch.channel, channel)
-            artifacts = (artifacts_of(self.project, renderer, item.notice.id)
-                         if renderer else [])
-            if renderer and not artifacts:
-                raise LedgerError(f"{item.notice.id} has no built {renderer} outputs; see "
-                                  "`noticecast build` for its errors")
-            return Delivery(notice_id=item.notice.id, revision=item.notice.revision,
-                            target=batch.target, artifacts=artifacts, event=item.key.event,
-                            previous=item.previous, earlier=item.earlier)
+            stored = self.ledger.payload(item.key) if item.row is not None else None
+            if stored is not None:
+                artifacts = _artifacts_from(stored)
+                payload = stored
+            else:
+                artifacts = self.current_artifacts(renderer, item.notice, report)
+                payload = _payload_of(artifacts, {item.notice.id: item.notice.content_hash})
+            delivery = Delivery(notice_id=item.notice.id, revision=item.notice.revision,
+                                target=batch.target, artifacts=artifacts, event=item.key.event,
+                                previous=item.previous, earlier=item.earlier)
+            return delivery, payload
         if batch.scope == "collection":
-            renderer = _renderer_of(batch.channel, channel)
-            artifacts = artifacts_of(self.project, renderer, COLLECTION) if renderer else []
-            return Delivery(notice_id=COLLECTION, revision=0, target=batch.target,
-                            artifacts=artifacts, event=_event_of(items))
-        return self.digest_delivery(batch, items)
+            artifacts = []
+            notices = {i.notice.id: i.notice.content_hash for i in items}
+            if renderer is not None:
+                failed = report.build.failed if report.build else {}
+                if (renderer, COLLECTION) in failed:
+                    raise RenderError(None, f"render failed: {failed[(renderer, COLLECTION)]}")
+                artifacts = artifacts_of(self.project, renderer, COLLECTION)
+            files = [_describe(a, stored=False) for a in artifacts]
+            current = fingerprint(self.manifest, renderer) if (
+                self.manifest is not None and renderer) else None
+            delivery = Delivery(notice_id=COLLECTION, revision=0, target=batch.target,
+                                artifacts=artifacts, event=_event_of(items))
+            return delivery, Payload(files=files, notices=notices, fingerprint=current)
+        stored_digest = self.stored_digest(items)
+        if stored_digest is not None:
+            artifacts = _artifacts_from(stored_digest)
+            data = json.loads(artifacts[0].data) if artifacts else {}
+            previous = next((i.previous for i in items if i.previous is not None), None)
+            delivery = Delivery(notice_id=str(data.get("digest_id", "digest")), revision=0,
+                                target=batch.target, artifacts=artifacts,
+                                event=_event_of(items), previous=previous)
+            return delivery, stored_digest
+        delivery = self.digest_delivery(batch, items)
+        return delivery, _payload_of(list(delivery.artifacts),
+                                     {i.notice.id: i.notice.content_hash for i in items})
+
+    def stored_digest(self, items: list[Item]) -> Payload | None:
+        """A digest retried carries the text its first attempt carried, when every key of
+        the call was part of that attempt."""
+        assert self.ledger is not None
+        if not items or any(i.row is None for i in items):
+            return None
+        stored = [self.ledger.payload(i.key) for i in items]
+        first = stored[0]
+        if first is None or any(p is None or p.describe() != first.describe() for p in stored):
+            return None
+        return first
+
+    def current_artifacts(self, renderer: str | None, notice: Notice,
+                          report: PublishReport) -> list[Artifact]:
+        if renderer is None:
+            return []
+        failed = report.build.failed.get((renderer, notice.id)) if report.build else None
+        if failed is not None:
+            raise RenderError(None, f"render failed: {failed}")
+        entry = self.manifest.entry(renderer, notice.id) if self.manifest else None
+        if entry is None or not entry.get("files"):
+            raise RenderError(None, f"{notice.id} has no built {renderer} output; see "
+                                    "`noticecast build` for its errors")
+        if entry.get("revision") != notice.revision \
+                or entry.get("content_hash") != notice.content_hash:
+            raise RenderError(None, f"the built {renderer} output of {notice.id} is of another "
+                                    f"version (revision {entry.get('revision')}) than revision "
+                                    f"{notice.revision} being published; run `noticecast build`")
+        try:
+            return read_artifacts(self.project.out_dir.resolve(), renderer, notice.id,
+                                  entry["files"], verify=True)
+        except OSError as exc:
+            raise RenderError(None, f"cannot read the built {renderer} output: "
+                                    f"{ResourceError.from_os_error(exc)}") from None
 
     def digest_delivery(self, batch: Batch, items: list[Item]) -> Delivery:
         from pipeline.renderers.sms import DigestCache
@@ -492,6 +717,25 @@ class _Session:
             report.tally(row.key.channel).in_doubt += 1
         for row in report.plan.waiting:
             report.tally(row.key.channel).waiting += 1
+
+
+def _describe(artifact: Artifact, *, stored: bool) -> dict[str, Any]:
+    return {"renderer": artifact.renderer, "path": artifact.path, "sha256": artifact.sha256,
+            "media_type": artifact.media_type, "notice_id": artifact.notice_id,
+            "meta": dict(artifact.meta), "stored": stored}
+
+
+def _payload_of(artifacts: list[Artifact], notices: dict[str, str]) -> Payload:
+    """A payload whose bytes the ledger keeps, so that a retry sends the very same."""
+    return Payload(files=[_describe(a, stored=True) for a in artifacts], notices=notices,
+                   blobs={a.sha256: a.data for a in artifacts})
+
+
+def _artifacts_from(payload: Payload) -> list[Artifact]:
+    return [Artifact(renderer=f["renderer"], path=f["path"], data=payload.blobs[f["sha256"]],
+                     media_type=f["media_type"], notice_id=f.get("notice_id"),
+                     meta=f.get("meta") or {})
+            for f in payload.files if f.get("stored")]
 
 
 def _renderer_of(name: str, channel: Any) -> str | None:

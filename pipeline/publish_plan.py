@@ -26,12 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from channels.base import Receipt, Target
 from pipeline.ledger import PENDING, RECEIVED, RETRY, SENDABLE, Key, Row
 from pipeline.model import Notice, Status
+from pipeline.schedule import end_of_publicity, published_at
 
 Accepts = Callable[[Notice, Target], bool]
 
@@ -80,6 +81,13 @@ class Batch:
     scope: str
     target: Target
     items: list[Item] = field(default_factory=list)
+    # A collection target whose content changed since it was last delivered (an edit without a
+    # new revision, a notice whose hour came): the key recording that this content went out.
+    snapshot: Key | None = None
+
+    @property
+    def keys(self) -> list[Key]:
+        return [item.key for item in self.items] + ([self.snapshot] if self.snapshot else [])
 
     @property
     def event(self) -> str:
@@ -106,19 +114,6 @@ class Plan:
         later = [m for m in self.upcoming if m > self.now]
         later += [r.next_at for r in self.waiting if r.next_at is not None]
         return min(later) if later else None
-
-
-def end_of_publicity(notice: Notice, zone: ZoneInfo) -> datetime | None:
-    """The moment the publicity period is over: the day after ``end``, at midnight."""
-    if notice.publicity is None:
-        return None
-    return datetime.combine(notice.publicity.end + timedelta(days=1), time(0), tzinfo=zone)
-
-
-def published_at(notice: Notice, zone: ZoneInfo) -> datetime:
-    """``published`` as an aware moment (a time without offset is the office's local time)."""
-    moment = notice.published
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def make_plan(notices: Sequence[Notice], channels: Sequence[ChannelInfo],

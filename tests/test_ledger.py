@@ -138,7 +138,7 @@ def test_readonly_view_sees_rows_and_cannot_write(ledger: Ledger, tmp_path: Path
     assert reader is not None
     with reader:
         assert [r.key for r in reader.current()] == [SMS]
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(LedgerError, match="cannot be written"):
             reader.db.execute("INSERT INTO events (delivery_id, state, at, as_of, actor) "
                               "VALUES (1, 'delivered', 'x', 'x', 'x')")
     assert open_readonly(tmp_path / "absent.sqlite") is None

@@ -139,7 +139,7 @@ def _print_report(report: PublishReport) -> None:
     tallies = sorted(report.tallies.items())
     columns = ["calls", "delivered", "retried", "failed", "in doubt"]
     # Only when they say something, so that the table fits a narrow terminal.
-    columns += [c for c in ("waiting", "cancelled")
+    columns += [c for c in ("blocked", "waiting", "cancelled")
                 if any(getattr(t, c) for _, t in tallies)]
     table.add_column("channel")
     for column in columns:
@@ -147,10 +147,13 @@ def _print_report(report: PublishReport) -> None:
     for name, tally in tallies:
         values = {"calls": tally.calls, "delivered": tally.delivered,
                   "retried": tally.retried, "failed": tally.failed,
-                  "waiting": tally.waiting, "cancelled": tally.cancelled}
+                  "waiting": tally.waiting, "cancelled": tally.cancelled,
+                  "blocked": tally.blocked}
         table.add_row(name, *(_warn(tally.in_doubt) if c == "in doubt" else str(values[c])
                               for c in columns))
     err.print(table)
+    for key, reason in report.blocked:
+        err.print(f"[red]not sent, waiting: {_escape(str(key))}: {_escape(reason)}[/red]")
     if report.in_doubt:
         err.print(f"[magenta]{len(report.in_doubt)} delivery(ies) in doubt: see "
                   "`noticecast status`, then `noticecast resolve KEY --delivered|--resend`"
@@ -199,11 +202,11 @@ def status(ref: _ProjectRef, notice_id: str | None, channel: str | None,
            states: tuple[str, ...], fmt: str) -> None:
     """Show the current state of every delivery in the ledger; deliveries in doubt last."""
     from pipeline.commands.board import board_postings, print_postings
-    from pipeline.ledger import IN_DOUBT, open_readonly
-    from pipeline.publish import ledger_path
+    from pipeline.ledger import IN_DOUBT
+    from pipeline.publish import open_for_reading
 
     project = ref.get()
-    ledger = open_readonly(ledger_path(project))
+    ledger = open_for_reading(project)
     rows = []
     handset: dict[tuple[str, str], HandsetState] = {}  # SMS receipts, by (digest, target)
     postings: list[Any] = []  # board sheets put up and taken down
@@ -272,12 +275,12 @@ def _with_handset(row: Row, handset: dict[tuple[str, str], HandsetState]) -> dic
 def log(ref: _ProjectRef, notice_id: str | None, channel: str | None, key_text: str | None,
         fmt: str) -> None:
     """Show the ledger's history: every state change, oldest first."""
-    from pipeline.ledger import Key, open_readonly
-    from pipeline.publish import ledger_path
+    from pipeline.ledger import Key
+    from pipeline.publish import open_for_reading
 
     project = ref.get()
     key = Key.parse(key_text) if key_text else None
-    ledger = open_readonly(ledger_path(project))
+    ledger = open_for_reading(project)
     events = []
     if ledger is not None:
         with ledger:

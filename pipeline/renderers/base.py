@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from pipeline.schedule import instant
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -60,6 +62,18 @@ class RenderContext:
     today: date
     templates: Environment
     options: RenderOptions = field(default_factory=RenderOptions)
+    # The instant the build is made as of (``pipeline.schedule``): what is public then is what
+    # the outputs show. None means the end of ``today``, as ``build --today D`` asks.
+    now: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.now is None:
+            object.__setattr__(self, "now", instant(self.today, self.config.zone))
+
+    @property
+    def moment(self) -> datetime:
+        assert self.now is not None
+        return self.now
 
     @property
     def base_url(self) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from pipeline.config import Config
@@ -31,6 +31,7 @@ from pipeline.renderers.led import (
     render_strip,
 )
 from pipeline.renderers.ticker_line import compose_line
+from pipeline.schedule import instant, is_public, publicity_state
 from pipeline.templating import read_template_file
 
 LED_FONTS = "ticker/led.yaml"
@@ -38,18 +39,19 @@ TV_TEMPLATE = "ticker/tv.html"
 PLAYLIST_VERSION = 1
 
 
-def on_air(notice: Notice, today: date, config: Config) -> bool:
-    """Whether a notice belongs on the screens today.
+def on_air(notice: Notice, when: date | datetime, config: Config) -> bool:
+    """Whether a notice belongs on the screens at ``when`` (a moment, or the end of a day).
 
-    Approved (drafts and withdrawn notices never show), published by today, meant for the
-    ticker, and either in its publicity period or urgent. An urgent notice whose period has
-    ended leaves like any other.
+    Approved (drafts and withdrawn notices never show), public by then (the schedule rule),
+    meant for the ticker, and either in its publicity period or urgent. An urgent notice whose
+    period has ended leaves like any other.
     """
-    if notice.status is not Status.approved or notice.published_date > today:
+    now = instant(when, config.zone)
+    if notice.status is not Status.approved or not is_public(notice, now, config.zone):
         return False
     if "ticker" not in (notice.channels or config.channels_for(notice.kind)):
         return False
-    state = notice.publicity_state(today)
+    state = publicity_state(notice, now, config.zone)
     if state is PublicityState.ended:
         return False
     return state is PublicityState.running or notice.is_urgent
@@ -61,8 +63,9 @@ def playlist_order(notices: Sequence[Notice]) -> list[Notice]:
     return sorted(newest_first, key=lambda n: (not n.is_urgent, n.level.depth))
 
 
-def current_playlist(notices: Sequence[Notice], today: date, config: Config) -> list[Notice]:
-    return playlist_order([n for n in notices if on_air(n, today, config)])
+def current_playlist(notices: Sequence[Notice], when: date | datetime,
+                     config: Config) -> list[Notice]:
+    return playlist_order([n for n in notices if on_air(n, when, config)])
 
 
 class TickerRenderer(BaseRenderer):
@@ -84,7 +87,7 @@ class TickerRenderer(BaseRenderer):
 
     def collection_token(self, notice: Notice, ctx: RenderContext) -> str:
         # Only notices on air show in the playlist: an edit to any other leaves it as it is.
-        if not on_air(notice, ctx.today, ctx.config):
+        if not on_air(notice, ctx.moment, ctx.config):
             return ""
         return (f"{self.line(notice, ctx)}|{notice.revision}|{notice.kind.value}|"
                 f"{notice.level.value}|{notice.published.isoformat()}")
@@ -96,7 +99,7 @@ class TickerRenderer(BaseRenderer):
     def render_collection(self, notices: Sequence[Notice], ctx: RenderContext
                           ) -> Iterator[Artifact]:
         settings = ctx.config.ticker
-        playing = current_playlist(notices, ctx.today, ctx.config)
+        playing = current_playlist(notices, ctx.moment, ctx.config)
         lines = [self.line(n, ctx) for n in playing]
 
         specs = parse_font_specs(read_template_file(ctx.templates, LED_FONTS))

@@ -69,7 +69,7 @@ class WebRenderer(BaseRenderer):
     collection_uses_today: ClassVar[bool] = True
 
     def cache_token(self, notice: Notice, ctx: RenderContext) -> str:
-        shown = "on-site" if on_site(notice, ctx.today) else "off-site"
+        shown = "on-site" if on_site(notice, ctx.moment, ctx.config.zone) else "off-site"
         return f"{notice.publicity_state(ctx.today).value}|{shown}"
 
     # -- one page per notice ---------------------------------------------------------------
@@ -79,7 +79,7 @@ class WebRenderer(BaseRenderer):
         redirect = ctx.templates.get_template("web/redirect.html")
         common = _common(ctx)
         for notice in notices:
-            if not on_site(notice, ctx.today):
+            if not on_site(notice, ctx.moment, ctx.config.zone):
                 continue  # drafts and embargoed notices are not published to the site
             path = f"{notice_dir(notice.id)}index.html"
             canonical = ctx.notice_url(notice.id)
@@ -129,8 +129,9 @@ class _SiteBuilder:
         self.renderer, self.ctx = renderer, ctx
         self.size = ctx.config.site.page_size
         zone = ctx.config.zone
-        self.visible = newest_first((n for n in notices if on_site(n, ctx.today)), zone)
-        self.listed = [n for n in self.visible if is_listed(n, ctx.today)]
+        self.visible = newest_first(
+            (n for n in notices if on_site(n, ctx.moment, zone)), zone)
+        self.listed = [n for n in self.visible if is_listed(n, ctx.moment, zone)]
         self.items = {n.id: listing_item(n, ctx.today, zone) for n in self.listed}
         self.item_template: Template = ctx.templates.get_template("web/item.html")
         self.item_html: dict[str, str] = {}

@@ -19,7 +19,7 @@ from typing import Any
 from pipeline.model import Notice
 from pipeline.renderers.base import RenderContext
 from pipeline.renderers.web_links import host_of
-from pipeline.renderers.web_listings import published_at
+from pipeline.schedule import published_at
 
 FEED_ENTRIES = 50
 _NAMESPACE = uuid.UUID("6f1c3d0e-4b8a-5a52-9d63-2b7c1f0e8a41")  # noticecast's own namespace

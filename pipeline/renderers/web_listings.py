@@ -3,8 +3,8 @@
 What is on the site (decided here, in one place):
 
 * **Drafts** are not on the site at all: no page, no listing, no feed entry.
-* A notice whose ``published`` day is after the build day is not on the site yet (an
-  embargo: an approved notice for next Monday must not leak on Friday).
+* A notice whose ``published`` moment is after the instant the build is made as of is not on
+  the site yet (``pipeline.schedule``: an approved notice for 15:00 must not leak at 10:00).
 * **Withdrawn** notices keep their page (marked 已撤回) and their sitemap entry, but leave every
   listing and the search index. Feeds keep their entry, retitled 【已撤回】 with ``updated`` moved
   to the withdrawal day, so that a feed reader learns of the withdrawal instead of seeing the
@@ -22,24 +22,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+from pipeline import schedule
 from pipeline.config import Config
-from pipeline.model import Notice, PublicityState, Status, format_date
+from pipeline.model import Notice, PublicityState, format_date
 from pipeline.renderers.web_links import area_dir, notice_dir, page_dir, page_path
+from pipeline.schedule import published_at
 
 
-def published_at(notice: Notice, zone: tzinfo) -> datetime:
-    """The publication time, always with a zone (a quoted YAML date may come in naive)."""
-    moment = notice.published
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+def on_site(notice: Notice, now: datetime, zone: tzinfo) -> bool:
+    """Whether the notice has a page on the site built as of ``now`` (the schedule rule)."""
+    return schedule.is_public(notice, now, zone)
 
 
-def on_site(notice: Notice, today: date) -> bool:
-    """Whether the notice has a page on the site built on ``today``."""
-    return notice.status is not Status.draft and notice.published_date <= today
-
-
-def is_listed(notice: Notice, today: date) -> bool:
-    return on_site(notice, today) and not notice.is_withdrawn
+def is_listed(notice: Notice, now: datetime, zone: tzinfo) -> bool:
+    return schedule.is_listed(notice, now, zone)
 
 
 def newest_first(notices: Iterable[Notice], zone: tzinfo) -> list[Notice]:

@@ -181,7 +181,23 @@ class CollectionChannel(_Recording):
         return "swap"
 
 
+class RenderedChannel(OnceChannel):
+    """At-most-once, carrying built outputs (the SMS renderer's per-notice ``sms.json``):
+    ``received.log`` records the sha256 of each artifact that arrived."""
+
+    name: ClassVar[str] = "trender"
+    renderer: ClassVar[str | None] = "sms"
+    default_targets: ClassVar[tuple[str, ...]] = ("alice",)
+
+    def effect(self, delivery: Delivery) -> str:
+        line = {**_describe(delivery),
+                "artifacts": {a.path: a.sha256 for a in delivery.artifacts}}
+        _append(self.sink / "received.log", json.dumps(line))
+        return f"{delivery.notice_id}/{delivery.target.key}/{delivery.revision}"
+
+
 TEST_CHANNELS = {
+    "trender": "peers.fault_channels:RenderedChannel",
     "tfile": "peers.fault_channels:FileChannel",
     "tonce": "peers.fault_channels:OnceChannel",
     "thttp": "peers.fault_channels:HttpChannel",
