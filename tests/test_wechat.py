@@ -117,6 +117,9 @@ def test_publish_uploads_the_cover_drafts_submits_and_polls(
     assert article["digest"] == notice.summary  # type: ignore[attr-defined]
     assert article["content_source_url"] == f"http://localhost:8000/notices/{NOTICE}/"
     assert article["thumb_media_id"] in api.materials
+    # The cover shows the card's top (header and title), not WeChat's default middle.
+    assert article["pic_crop_235_1"] == "0_0_1_0.239362"
+    assert article["pic_crop_1_1"] == "0_0_1_0.562500"
     content = article["content"]
     assert "项目信息" in content and "<table" in content and "资金合计" in content
     assert "noticecast:" not in content and "<!--" not in content

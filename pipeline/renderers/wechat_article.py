@@ -56,6 +56,7 @@ DIGEST_LIMIT = 128
 CONTENT_LIMIT = 20_000
 QR_MODULE_PX = 8
 ELLIPSIS = "…"
+CARD_SIZE = (1080, 1920)  # the main card, the cover
 
 # Inline styles: the only styling WeChat keeps.
 _P = "margin:0 0 12px;line-height:1.75;font-size:16px;color:#222;"
@@ -98,7 +99,7 @@ class WechatArticle:
         return {
             "notice_id": self.notice_id, "revision": self.revision,
             "content_source_url": self.content_source_url,
-            "thumb": THUMB_NAME, "images": [QR_NAME],
+            "thumb": THUMB_NAME, "images": [QR_NAME], "cover_crop": cover_crop(*CARD_SIZE),
             "variants": {event: v.as_dict() for event, v in self.variants.items()},
         }
 
@@ -126,6 +127,16 @@ def compose(notice: Notice, ctx: RenderContext) -> WechatArticle:
     return WechatArticle(notice.id, notice.revision, url, variants)
 
 
+def cover_crop(width: int, height: int) -> dict[str, str]:
+    """Which part of the portrait card WeChat shows as the cover: the top (the office's
+    header and the title), as ``pic_crop_235_1`` (lists) and ``pic_crop_1_1`` (shares), in
+    WeChat's X1_Y1_X2_Y2 fractions. Left to itself WeChat takes the middle, the facts."""
+    def top(ratio: float) -> str:
+        return f"0_0_1_{min(1.0, width / ratio / height):.6f}"
+
+    return {"pic_crop_235_1": top(2.35), "pic_crop_1_1": top(1.0)}
+
+
 def article_for(article: Mapping[str, Any], event: str, original_url: str | None
                 ) -> dict[str, str] | None:
     """The draft fields for ``event`` from a built ``article.json``, with the correction's
@@ -136,6 +147,7 @@ def article_for(article: Mapping[str, Any], event: str, original_url: str | None
     fields = {key: str(variant[key]) for key in ("title", "author", "digest", "content")}
     fields["content"] = fields["content"].replace(ORIGINAL_SLOT, original_link(original_url))
     fields["content_source_url"] = str(article["content_source_url"])
+    fields.update({key: str(value) for key, value in (article.get("cover_crop") or {}).items()})
     return fields
 
 
@@ -323,7 +335,7 @@ def preview_html(variant: Variant, images: Mapping[str, str]) -> str:
 
 class WechatArticleRenderer(BaseRenderer):
     name: ClassVar[str] = "wechat"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     templates: ClassVar[tuple[str, ...]] = ("card/layout.yaml",)  # the cover is the card
     config_sections: ClassVar[tuple[str, ...]] = ("office", "site", "card")
 
@@ -362,6 +374,7 @@ __all__ = [
     "WechatArticleRenderer",
     "article_for",
     "compose",
+    "cover_crop",
     "image_names",
     "original_link",
     "preview_html",

@@ -48,6 +48,7 @@ LIMITS = (("title", 32, 45003), ("author", 16, 45110), ("digest", 128, 45004),
           ("content", 19_999, 45002))
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 IMG_SRC = re.compile(r'<img[^>]*\ssrc="([^"]*)"')
+CROP = re.compile(r"(0|1|0\.\d+|1\.0+)(_(0|1|0\.\d+|1\.0+)){3}")
 
 
 @dataclass
@@ -254,6 +255,9 @@ class FakeWechatApi:
                 return _error(44003, "empty news data")
             if article.get("thumb_media_id") not in self.materials:
                 return _error(40007, "invalid media_id")
+            for name in ("pic_crop_235_1", "pic_crop_1_1"):
+                if name in article and not CROP.fullmatch(str(article[name])):
+                    return _error(47001, f"data format error: {name}")
             for name, limit, code in LIMITS:
                 if len(str(article.get(name, ""))) > limit:
                     return _error(code, f"{name} size out of limit")
