@@ -273,10 +273,10 @@ class WechatChannel(Section):
 
     app_id: str | None = None  # None: the outbox folder only
     secret_env: str = "NOTICECAST_WECHAT_SECRET"
-    api_base_url: str = "https://api.weixin.qq.com"  # for a test server
-    timeout_s: float = Field(default=15.0, gt=0)  # per HTTP call
-    publish_timeout_s: float = Field(default=120.0, gt=0)  # how long to poll a publish job
-    poll_interval_s: float = Field(default=3.0, gt=0)
+    api_base_url: HttpUrl = "https://api.weixin.qq.com"  # for a test server
+    timeout_s: Timeout = 15.0  # per HTTP call
+    publish_timeout_s: Timeout = 120.0  # how long to poll a publish job
+    poll_interval_s: float = Field(default=3.0, gt=0, le=60)
     token_cache: str = ".noticecast/wechat-token.json"  # the access token, between runs
 
 
