@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from peers.fake_bot_api import FakeBotApi
 from peers.http_recorder import HttpRecorder
-from peers.publish_project import make_project, run_cli
+from peers.publish_project import make_project, run_cli, write_notice
 
 from pipeline.errors import RenderError
 from pipeline.fonts import SANS, find_font
@@ -73,6 +73,37 @@ def test_telegram_malformed_success_answers_make_no_duplicate(tmp_path: Path, ho
     for run in (first, second):
         assert "Traceback" not in run.stderr
         assert TOKEN not in run.stdout + run.stderr
+
+
+def test_telegram_correction_then_withdrawal_mark_every_earlier_post(tmp_path: Path) -> None:
+    _cards_possible()
+    with FakeBotApi(TOKEN) as api:
+        root = _telegram_project(tmp_path / "project", api.base_url, count=0)
+        write_notice(root, "t-001", channels=("telegram",), publicity=("2018-07-01", "2018-07-20"))
+        env = {"NOTICECAST_TELEGRAM_TOKEN": TOKEN}
+        runs = [run_cli(root, "publish", "--today", "2018-07-02", **env)]
+        write_notice(root, "t-001", channels=("telegram",), revision=2,
+                     publicity=("2018-07-01", "2018-07-20"))
+        runs.append(run_cli(root, "publish", "--today", "2018-07-03", **env))
+        write_notice(root, "t-001", channels=("telegram",), revision=2, status="withdrawn",
+                     publicity=("2018-07-01", "2018-07-20"))
+        runs.append(run_cli(root, "publish", "--today", "2018-07-04", **env))
+        runs.append(run_cli(root, "publish", "--today", "2018-07-05", **env))
+        methods = [c.method for c in api.calls if c.method != "getMe"]
+        marked = api.of("editMessageCaption")
+        withdrawn = api.of("editMessageMedia")
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    assert methods == ["sendPhoto",  # the publication, message 101
+                       "editMessageCaption", "sendPhoto",  # 101 marked, correction 102
+                       "editMessageMedia", "editMessageMedia"]  # both withdrawn
+    assert marked[0].fields["message_id"] == "101"
+    assert marked[0].fields["caption"].startswith("【已更正，以第2版为准】")
+    assert [w.fields["message_id"] for w in withdrawn] == ["101", "102"]
+    for edit in withdrawn:
+        caption = edit.json_field("media")["caption"]
+        assert caption.startswith("【已撤回】") and "公示中" not in caption
+    assert _states(root) == {"delivered": 3}
 
 
 def test_telegram_429_is_one_line_without_traceback(tmp_path: Path) -> None:
