@@ -339,6 +339,7 @@ class _Session:
         self.manifest: Manifest | None = None  # what the run's build made, to check payloads
         self.notices: list[Notice] = []
         self.paths: dict[str, Path] = {}
+        self.area_wants: dict[tuple[str, str], bool] = {}  # (notice, area) -> applies_to
 
     def remember_history(self) -> None:
         """Record outside the ledger that this project has published (see ledger_history)."""
@@ -386,6 +387,10 @@ class _Session:
         channel = cls.from_config(self.config, sink=sink)
         scope = getattr(channel, "scope", "notice")
         targets = list(channel.targets(self.config))
+        # A channel may skip some targets (a bad subscriber row) and deliver to the rest;
+        # what it skipped is reported, and makes the run exit non-zero.
+        for problem in getattr(channel, "target_problems", ()):
+            (report.problems if problem.severity == "error" else report.warnings).append(problem)
         if scope == "collection" and _renderer_of(name, channel) == "web":
             # The site channel swaps in the built web folder.
             source = str((self.project.out_dir / "web").resolve())
@@ -425,7 +430,12 @@ class _Session:
         """Whether a digest target (a subscriber) gets this notice: by the area it lives in."""
         from pipeline.renderers.sms import applies_to
 
-        return bool(applies_to(notice, str(target.address.get("area", "")), self.config))
+        # The answer depends on the area only; a million subscribers live in a few hundred.
+        key = (notice.id, str(target.address.get("area", "")))
+        wanted = self.area_wants.get(key)
+        if wanted is None:
+            wanted = self.area_wants[key] = bool(applies_to(notice, key[1], self.config))
+        return wanted
 
     # -- step 5b: cancel what became pointless --------------------------------------------
 
@@ -554,6 +564,8 @@ class _Session:
             receipt = channel.deliver(delivery)
         except (PermanentError, TransientError, InDoubtError) as exc:
             failure = exc
+        except ResourceError as exc:  # a local write refused (disk full) left nothing behind
+            failure = TransientError(str(exc))
         except Exception as exc:  # a channel bug must neither lose nor double a delivery
             ambiguous = InDoubtError if mode == "at-most-once" else TransientError
             failure = ambiguous(f"{type(exc).__name__}: {exc}")

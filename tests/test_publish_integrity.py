@@ -11,11 +11,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from peers.publish_project import (
     REPO,
     cli_command,
@@ -30,6 +35,8 @@ from peers.publish_project import (
 )
 
 from pipeline.ledger import Key, Ledger
+from pipeline.project import Project
+from pipeline.publish import PublishOptions, publish
 
 DAY1 = "2018-07-08"
 LEDGER = Path(".noticecast") / "ledger.sqlite"
@@ -368,3 +375,46 @@ def test_a_retry_sends_the_bytes_of_the_first_attempt(tmp_path: Path) -> None:
     assert [a["artifacts"] for a in arrived] == [first_bytes]
     built = (root / "out" / "sms" / "road-1" / "sms.json").read_bytes()
     assert hashlib.sha256(built).hexdigest() not in first_bytes.values()  # it did change
+
+
+# -- the schedule rule, as a property ------------------------------------------------------------
+
+MINUTES = 3 * 24 * 60  # three days around the demo day, to the minute
+START = datetime(2018, 7, 7, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@st.composite
+def _schedules(draw: st.DrawFn) -> tuple[list[tuple[str, datetime, str]], datetime]:
+    count = draw(st.integers(1, 5))
+    notices = [(f"s-{n}", START + timedelta(minutes=draw(st.integers(0, MINUTES))),
+                draw(st.sampled_from(["approved", "approved", "withdrawn", "draft"])))
+               for n in range(count)]
+    return notices, START + timedelta(minutes=draw(st.integers(0, MINUTES)))
+
+
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=_schedules())
+@example(case=([("s-0", START + timedelta(hours=33), "approved"),  # 07-08 09:00
+                ("s-1", START + timedelta(hours=39), "approved")],  # 07-08 15:00
+               START + timedelta(hours=34)))  # 07-08 10:00: the same day, before its hour
+def test_no_channel_names_a_notice_before_its_published_moment(
+        case: tuple[list[tuple[str, datetime, str]], datetime]) -> None:
+    notices, now = case
+    with tempfile.TemporaryDirectory() as folder:
+        root = make_project(Path(folder) / "p")
+        for notice_id, published, status in notices:
+            write_notice(root, notice_id, channels=("site", "ticker"), status=status,
+                         published=published.strftime("%Y-%m-%d %H:%M:%S"),
+                         publicity=(published.date().isoformat(),
+                                    (published.date() + timedelta(days=10)).isoformat()),
+                         title=f"标题{notice_id}")
+        project = Project.open(root)
+        report = publish(project, PublishOptions(now=now))
+        assert not report.problems
+        public = (_files_text(root / "out" / "channels") + _files_text(root / "out" / "web")
+                  + _files_text(root / "out" / "ticker"))
+        for notice_id, published, status in notices:
+            if status == "draft" or published > now:
+                assert f"标题{notice_id}" not in public, (notice_id, published, now)
+                assert not any(i.notice.id == notice_id for i in report.plan.items)
