@@ -154,7 +154,9 @@ def build(ref: _ProjectRef, only: str | None, out_dir: Path | None, force: bool,
     for name in names or ():
         get_renderer(name)  # an unknown name fails here, before any work
     options = BuildOptions(
-        today=project.today(today), only=names, out_dir=out_dir, force=force,
+        # As of now (what a publish now would show); with --today D, as of the end of D.
+        today=project.today(today), now=None if today else datetime.now(project.config.zone),
+        only=names, out_dir=out_dir, force=force,
         render=RenderOptions(print_sizes=print_sizes, shrink=shrink), workers=jobs,
         paths=paths or None)
     report = _with_progress("Rendering", lambda progress: run_build(project, options, progress))
