@@ -43,7 +43,7 @@ import threading
 import warnings
 from collections.abc import Coroutine, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -164,11 +164,14 @@ class TelegramChannel:
             remote_id = self._write_sink(delivery, calls)
             details["sink"] = True
         else:
-            remote_id, edited, gone = self._send(calls, delivery.target)
-            if edited:
-                details["edited"] = edited
-            if gone:
-                details["gone"] = gone  # deleted from the chat, or no longer editable
+            sent = self._send(calls, delivery.target)
+            remote_id = sent.remote_id
+            if sent.edited:
+                details["edited"] = sent.edited
+            if sent.gone:
+                details["gone"] = sent.gone  # deleted from the chat, or no longer editable
+            if sent.unmarked:
+                details["unmarked"] = sent.unmarked  # Telegram refused the edit
         return Receipt(channel=self.name, target_key=delivery.target.key, remote_id=remote_id,
                        details=details)
 
@@ -230,9 +233,10 @@ class TelegramChannel:
 
     # -- the Bot API -----------------------------------------------------------------------
 
-    def _send(self, calls: list[Call], target: Target) -> tuple[str, list[int], list[int]]:
-        """Make the calls; the new message's id (or the last edited one's), the edited and
-        the vanished message ids."""
+    def _send(self, calls: list[Call], target: Target) -> _Sent:
+        """Make the calls, edits first. An edit Telegram refuses does not hold back the
+        correction's post (the correction must reach the chat): it is noted in the receipt,
+        and only a withdrawal none of whose edits succeeded fails."""
         assert self._token is not None
         for call in calls:
             _check_sendable(call, target)
@@ -243,16 +247,25 @@ class TelegramChannel:
                                         self.flood_retries)
         session = self._session
         self._run(session, session.ready(), target, "getMe", "setup")
-        edited: list[int] = []
-        gone: list[int] = []
-        remote_id = ""
+        sent = _Sent()
+        refusals: list[PermanentError] = []
         for call in calls:
-            phase: Phase = "send" if call.posts else "edit"
-            outcome = self._run(session, session.call(call), target, call.method, phase)
-            remote_id = str(outcome if outcome is not None else call.params["message_id"])
-            if not call.posts:
-                (edited if outcome is not None else gone).append(int(call.params["message_id"]))
-        return remote_id, edited, gone
+            if call.posts:
+                outcome = self._run(session, session.call(call), target, call.method, "send")
+                sent.remote_id = str(outcome)
+                continue
+            message_id = int(call.params["message_id"])
+            try:
+                outcome = self._run(session, session.call(call), target, call.method, "edit")
+            except PermanentError as refusal:
+                refusals.append(refusal)
+                sent.unmarked.append({"message_id": message_id, "reason": str(refusal)})
+                continue
+            (sent.edited if outcome is not None else sent.gone).append(message_id)
+            sent.remote_id = str(message_id)
+        if refusals and not sent.remote_id:
+            raise refusals[0]
+        return sent
 
     def _run(self, session: _BotSession, work: Coroutine[Any, Any, T], target: Target,
              method: str, phase: Phase) -> T:
@@ -269,6 +282,16 @@ class TelegramChannel:
         if isinstance(error, PermanentError) and phase == "setup":
             self._refused = error
         raise error
+
+
+@dataclass
+class _Sent:
+    """What the calls of one delivery did."""
+
+    remote_id: str = ""  # the new post's id, else the last edited one's
+    edited: list[int] = field(default_factory=list)
+    gone: list[int] = field(default_factory=list)
+    unmarked: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _BotSession:

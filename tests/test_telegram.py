@@ -488,3 +488,23 @@ def test_a_well_formed_api_base_url_is_kept(tmp_path: Path, url: str) -> None:
     path = tmp_path / "noticecast.yaml"
     path.write_text(f"channels:\n  telegram:\n    api_base_url: '{url}'\n", "utf-8")
     assert load_config(path).channels.telegram.api_base_url == url
+
+
+def test_a_refused_mark_does_not_hold_back_the_correction(card_artifacts: list[Artifact],
+                                                          withdrawn_artifacts: list[Artifact],
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    with FakeBotApi(TOKEN) as api:
+        config = _config(api.base_url)
+        channel = _channel(config, tmp_path, monkeypatch)
+        first = channel.deliver(_delivery(channel, config, card_artifacts))
+        api.fail("editMessageCaption", 400, "Bad Request: message caption is too long")
+        second = channel.deliver(_delivery(channel, config, card_artifacts, event="correction",
+                                           previous=first, revision=2, earlier=(first,)))
+        api.fail("editMessageMedia", 400, "Bad Request: wrong file identifier")
+        with pytest.raises(PermanentError, match=r"(?i)wrong file identifier"):
+            channel.deliver(_delivery(channel, config, withdrawn_artifacts, event="withdrawal",
+                                      previous=first, earlier=(first,)))
+    assert second.remote_id == "102"  # the correction reached the chat all the same
+    assert second.details["unmarked"][0]["message_id"] == 101
+    assert "too long" in second.details["unmarked"][0]["reason"]
