@@ -164,3 +164,54 @@ def test_a_cluster_longer_than_a_part_is_cut_rather_than_lost() -> None:
     cut = segment(zalgo)
     assert "".join(cut.parts) == zalgo
     assert all(size <= 67 for size in cut.part_units)
+
+
+# -- spans kept whole (links, phone numbers) ----------------------------------------------
+
+LINK = "https://gongshi.example.gov.cn/areas/f5888b6e48/"
+
+
+def test_a_cut_inside_a_kept_span_moves_back_to_its_start() -> None:
+    text = "中" * 60 + " " + LINK + "\n回T退订"
+    start = text.index(LINK)
+    plain = segment(text)
+    assert plain.part_units == (67, 47)  # without the span: the link is split
+    kept = segment(text, [(start, start + len(LINK))])
+    assert kept.parts == (text[:start], text[start:])
+    assert kept.part_units == (61, 53)
+    assert [units(p, "UCS-2") for p in kept.parts] == list(kept.part_units)
+
+
+def test_a_span_longer_than_a_part_is_cut_where_it_must_be() -> None:
+    long_link = "https://example.org/" + "a" * 100
+    text = "中" + long_link
+    cut = segment(text, [(1, len(text))])
+    assert "".join(cut.parts) == text and cut.part_units[0] == 1  # moved back once...
+    assert all(size <= 67 for size in cut.part_units)  # ...then cut inside, as it must
+
+
+LINKS = [LINK, "https://gs.example.cn/n/sf-2018-0012", "0838-8202012", "12317"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(CLUSTERS), st.sampled_from(LINKS)), max_size=120))
+def test_kept_spans_stay_whole_and_every_part_still_fits(pieces: list[str]) -> None:
+    text, spans, position = "".join(pieces), [], 0
+    for piece in pieces:
+        if piece in LINKS:
+            spans.append((position, position + len(piece)))
+        position += len(piece)
+    cut = segment(text, spans)
+    assert "".join(cut.parts) == text
+    limit = limit_of(cut.encoding, cut.segments)
+    assert [units(p, cut.encoding) for p in cut.parts] == list(cut.part_units)
+    assert all(size <= limit for size in cut.part_units)
+    assert sum(cut.part_units) == cut.units == units(text, cut.encoding)
+    ends, position = set(), 0
+    for part in cut.parts[:-1]:
+        position += len(part)
+        ends.add(position)
+    for low, high in spans:
+        # a span that fits a part is never cut; nor is it when the cut could not move back
+        if units(text[low:high], cut.encoding) <= LIMITS[cut.encoding][1]:
+            assert not any(low < end < high for end in ends), (text[low:high], cut.parts)
