@@ -114,6 +114,9 @@ class Newspaper(Section):
     body_pt: float = Field(default=9.0, ge=5, le=24)
     min_body_pt: float = Field(default=8.0, ge=5, le=24)  # --shrink goes no lower
     proof_dpi: int = Field(default=150, ge=72, le=600)
+    # The days the paper comes out: a block mailed to the editors proposes the first of them
+    # on or after the day it is sent (拟于…刊登). Default: a daily paper.
+    issue_days: tuple[Weekday, ...] = Field(default=WEEKDAYS, min_length=1)
 
 
 class Board(Section):
@@ -123,9 +126,6 @@ class Board(Section):
     body_pt: float | None = Field(default=None, ge=14, le=48)  # None: 16 pt on A4, 22 on A3
     min_body_pt: float = Field(default=14.0, ge=14, le=48)  # a board is read standing
     proof_dpi: int = Field(default=100, ge=72, le=600)
-    # The days the paper comes out: a block mailed to the editors proposes the first of them
-    # on or after the day it is sent (拟于…刊登). Default: a daily paper.
-    issue_days: tuple[Weekday, ...] = Field(default=WEEKDAYS, min_length=1)
 
 
 class Ticker(Section):
