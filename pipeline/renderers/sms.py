@@ -54,7 +54,7 @@ from pipeline.config import Config
 from pipeline.errors import RenderError
 from pipeline.model import Level, Notice, PublicityState, Status
 from pipeline.renderers.base import Artifact, BaseRenderer, RenderContext
-from pipeline.renderers.sms_segment import Segmentation, segment
+from pipeline.renderers.sms_segment import LIMITS, Segmentation, encoding_of, segment, units_of
 from pipeline.renderers.sms_words import MIN_CUT, WHOLE, ItemWords, item_words
 from pipeline.renderers.web_links import area_dir
 
@@ -204,10 +204,17 @@ class _Composer:
         self.area_link = listing_url(area, config) if self.sms.links == "area" else ""
         self.item_template = ctx.templates.get_template("sms/item.txt")
         self.digest_template = ctx.templates.get_template("sms/digest.txt")
+        # The search below tries many forms of the same items: render each line once.
+        self._lines: dict[tuple[int, int | None, bool], str] = {}
 
     def text(self, shown: int, cuts: Cuts, links: bool) -> tuple[str, list[str]]:
-        lines = [self.line(words.cut_to(cuts[0] if words.urgent else cuts[1]), number, links)
-                 for number, words in enumerate(self.words[:shown], start=1)]
+        lines = []
+        for index, words in enumerate(self.words[:shown]):
+            limit = cuts[0] if words.urgent else cuts[1]
+            key = (index, limit, links)
+            if key not in self._lines:
+                self._lines[key] = self.line(words.cut_to(limit), index + 1, links)
+            lines.append(self._lines[key])
         text = self.digest_template.render(
             signature=self.sms.signature, items=lines, more=len(self.words) - shown,
             total=len(self.words), inquiry_phone=self.phones.inquiry,
@@ -225,6 +232,9 @@ class _Composer:
     def fitting(self, shown: int, cuts: Cuts, links: bool
                 ) -> tuple[str, list[str], Segmentation] | None:
         text, lines = self.text(shown, cuts, links)
+        single, per_part = LIMITS[encoding_of(text)]
+        if units_of(text) > max(single, per_part * self.sms.max_parts):
+            return None  # too long however it is cut into parts
         cut = segment(text, keep_whole(text))
         return (text, lines, cut) if cut.segments <= self.sms.max_parts else None
 
@@ -288,13 +298,12 @@ class DigestCache:
         self._made: dict[tuple[str, frozenset[tuple[str, int, str]]], Digest] = {}
         self.hits = 0
 
-    def compose(self, items: Sequence[DigestItem | Notice | tuple[Notice, str]],
-                area: str) -> Digest:
-        chosen = [DigestItem.of(i) for i in items]
-        key = (area, frozenset(item.key for item in chosen))
+    def compose(self, items: Sequence[tuple[Notice, str]], area: str) -> Digest:
+        """The digest of these (notice, event) pairs for ``area``, composed at most once."""
+        key = (area, frozenset((notice.id, notice.revision, event) for notice, event in items))
         digest = self._made.get(key)
         if digest is None:
-            digest = self._made[key] = compose_digest(chosen, area, self.ctx)
+            digest = self._made[key] = compose_digest(items, area, self.ctx)
         else:
             self.hits += 1
         return digest
