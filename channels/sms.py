@@ -24,7 +24,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -32,9 +32,14 @@ from channels.base import Delivery, DeliveryKind, Receipt, Scope, Target
 from channels.sms_inbox import SmsInbox
 from pipeline.build import write_atomic
 from pipeline.config import Config
-from pipeline.errors import PermanentError
+from pipeline.errors import PermanentError, Problem
 from pipeline.renderers.sms_segment import LIMITS, encoding_of, units_of
-from pipeline.subscribers import load_subscribers, mask_phone, normalise_phone
+from pipeline.subscribers import (
+    SubscriberScan,
+    configured_subscribers,
+    mask_phone,
+    normalise_phone,
+)
 
 log = logging.getLogger("noticecast.sms")
 
@@ -104,18 +109,14 @@ def listen_between_runs(config: Config, sink: Path) -> Callable[[float], None]:
     return wait
 
 
-def subscriber_targets(config: Config, channel: str = "sms") -> list[Target]:
-    """One target per subscriber of ``sms.subscribers`` (none when the file does not exist)."""
-    if not config.sms.subscribers:
-        return []
-    path = config.path(config.sms.subscribers)
-    if not path.exists():
-        return []
-    subscribers, warnings = load_subscribers(path, config, config.sms.subscribers)
-    for warning in warnings:
-        log.warning("%s", warning)
+def subscriber_targets(config: Config, channel: str = "sms",
+                       scan: SubscriberScan | None = None) -> list[Target]:
+    """One target per good row of ``sms.subscribers``; a bad row is skipped, and it, or a
+    missing or empty list, is reported in ``scan`` (see ``configured_subscribers``)."""
+    scan = scan if scan is not None else SubscriberScan()
     return [Target(channel=channel, key=s.key, label=s.masked,
-                   address={"phone": s.phone, "area": s.area}) for s in subscribers]
+                   address={"phone": s.phone, "area": s.area})
+            for s in configured_subscribers(config, scan, publishing=True)]
 
 
 @dataclass
@@ -126,6 +127,7 @@ class SmsChannel:
 
     transport: SmsTransport
     inbox: SmsInbox | None = None
+    target_problems: list[Problem] = field(default_factory=list)
 
     @classmethod
     def from_config(cls, config: Config, sink: Path) -> SmsChannel:
@@ -133,7 +135,9 @@ class SmsChannel:
         return cls(transport=make_transport(config, sink, inbox), inbox=inbox)
 
     def targets(self, config: Config) -> list[Target]:
-        targets = subscriber_targets(config, self.name)
+        scan = SubscriberScan()
+        targets = subscriber_targets(config, self.name, scan)
+        self.target_problems = scan.problems  # rows skipped, a missing list: for the report
         if self.inbox is None or not targets:
             return targets
         suppressed = self.inbox.suppressed(t.key for t in targets)
