@@ -11,16 +11,20 @@ replaced by ``Subscriber.key``, a hash.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import hashlib
 import io
 import re
-from dataclasses import dataclass
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline.config import Config
 from pipeline.errors import Location, Problem, SubscriberError
+from pipeline.yamlsrc import special_file_kind
 
 # Header names accepted for each column (the office may well export the sheet in Chinese).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -29,6 +33,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "name": ("name", "姓名", "名称", "备注"),
 }
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
+AREA_SLOTS = 1 << 20  # distinct areas a list may name (a county has a few hundred villages)
 _SEPARATORS = re.compile(r"[\s\-().]")
 
 
@@ -73,35 +78,128 @@ def load_subscribers(path: Path, config: Config, display: str
                      ) -> tuple[list[Subscriber], list[Problem]]:
     """Read and validate the subscriber CSV; raises SubscriberError with every error found.
 
-    Returns the subscribers (in file order, duplicates merged) and the warnings.
+    Returns the subscribers (in file order, duplicates merged) and the warnings. For a list
+    where one bad row must not stop the others, use ``scan_subscribers``.
     """
+    scan = SubscriberScan(max_reported=sys.maxsize)
+    subscribers = list(scan.read(path, config, display))
+    if scan.errors:
+        raise SubscriberError(scan.errors)
+    subscribers = [replace(s, name=scan.later_names[s.phone])
+                   if s.name is None and s.phone in scan.later_names else s
+                   for s in subscribers]
+    return subscribers, scan.warnings
+
+
+@dataclass
+class SubscriberScan:
+    """A lenient, streaming read of the subscriber list: bad rows are skipped and reported.
+
+    ``read`` yields the good subscribers one at a time (file order, a phone listed again is
+    merged into its first row), so that a list of a million rows is never held as text or as
+    rows; only the phones seen so far are kept, as integers, to merge duplicates.
+    """
+
+    errors: list[Problem] = field(default_factory=list)  # rows skipped, and why
+    warnings: list[Problem] = field(default_factory=list)
+    count: int = 0  # rows read (not counting the header)
+    skipped: int = 0  # rows with an error
+    max_reported: int = 100  # beyond this many, bad rows are counted, not listed
+    # A name given only on a later row of a phone that was merged (for the strict reader).
+    later_names: dict[str, str] = field(default_factory=dict)
+
+    def read(self, path: Path, config: Config, display: str) -> Iterator[Subscriber]:
+        try:
+            kind = special_file_kind(path.stat().st_mode)
+            if kind:  # never opened: opening a FIFO blocks
+                raise SubscriberError.at(display, 0, 0, f"the subscriber list is {kind}, not "
+                                         "a file; set sms.subscribers to a CSV file")
+            encoding = _encoding_of(path, display)
+            with path.open(encoding=encoding, newline="") as handle:
+                yield from self._rows(handle, config, display)
+        except OSError as exc:
+            raise SubscriberError.at(display, 0, 0, f"cannot read the subscriber list: "
+                                                    f"{exc.strerror or exc}") from None
+        if self.skipped > len(self.errors):
+            self.errors.append(Problem(Location(display), (
+                f"{self.skipped - len(self.errors)} more bad row(s) not listed; run "
+                "`noticecast sms subscribers` for all of them")))
+
+    def _error(self, problem: Problem) -> None:
+        if len(self.errors) < self.max_reported:
+            self.errors.append(problem)
+
+    def _warn(self, problem: Problem) -> None:
+        if len(self.warnings) < self.max_reported:
+            self.warnings.append(problem)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [*self.errors, *self.warnings]
+
+    def _rows(self, handle: io.TextIOBase, config: Config, display: str
+              ) -> Iterator[Subscriber]:
+        numbered = ((number, line.rstrip("\r\n")) for number, line in enumerate(handle, 1))
+        rows = ((number, line) for number, line in numbered
+                if line.strip() and not line.lstrip().startswith("#"))
+        first = next(rows, None)
+        if first is None:
+            raise SubscriberError.at(display, 1, 1, "the subscriber list is empty; it needs a "
+                                     "header line 'phone,area,name' and one subscriber a line")
+        header_line, header_text = first
+        yield from _parse_rows(self, header_line, header_text, rows, config, display)
+
+
+def configured_subscribers(config: Config, scan: SubscriberScan, *, publishing: bool
+                           ) -> Iterator[Subscriber]:
+    """The subscribers of ``sms.subscribers``, streamed; never raises for the list itself.
+
+    Bad rows are skipped, with their located errors in ``scan.errors``. A configured list
+    that is missing or holds nobody is an error when publishing (``sms.require_subscribers``,
+    the default: no text would go out and nobody would notice) and a warning otherwise.
+    """
+    setting = config.sms.subscribers
+    if not setting:
+        return
+    path = config.path(setting)
+    severity = "error" if publishing and config.sms.require_subscribers else "warning"
+    if not path.exists():
+        (scan.errors if severity == "error" else scan.warnings).append(Problem(
+            Location(setting), "the subscriber list configured in sms.subscribers does not "
+            "exist, so no SMS can be sent; create it (phone,area,name) or set "
+            "sms.subscribers: null", severity=severity))
+        return
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SubscriberError.at(display, 0, 0, f"cannot read the subscriber list: "
-                                                f"{exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:  # a sheet saved as "CSV" by a Chinese Excel is GB18030
-            text = raw.decode("gb18030")
+        yield from scan.read(path, config, setting)
+    except SubscriberError as exc:  # unreadable, or no usable header
+        scan.errors.extend(exc.problems)
+        return
+    if scan.count == scan.skipped and not scan.errors:
+        (scan.errors if severity == "error" else scan.warnings).append(Problem(
+            Location(setting), "the subscriber list has no subscribers, so no SMS can be "
+            "sent; add one a line (phone,area,name) or set sms.subscribers: null",
+            severity=severity))
+
+
+def _encoding_of(path: Path, display: str) -> str:
+    """utf-8-sig, or gb18030 (what a Chinese Excel saves as "CSV"), read in chunks."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        incremental = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    incremental.decode(chunk)
+                incremental.decode(b"", final=True)
+            return encoding
         except UnicodeDecodeError:
-            raise SubscriberError.at(display, 0, 0, "the subscriber list is neither UTF-8 nor "
-                                     "GB18030 text; save it as CSV (UTF-8)") from None
-    return _parse(text, config, display)
+            continue
+    raise SubscriberError.at(display, 0, 0, "the subscriber list is neither UTF-8 nor "
+                             "GB18030 text; save it as CSV (UTF-8)")
 
 
-def _parse(text: str, config: Config, display: str
-           ) -> tuple[list[Subscriber], list[Problem]]:
-    errors: list[Problem] = []
-    warnings: list[Problem] = []
-    lines = text.splitlines()
-    rows = [(number, line) for number, line in enumerate(lines, start=1)
-            if line.strip() and not line.lstrip().startswith("#")]
-    if not rows:
-        raise SubscriberError.at(display, 1, 1, "the subscriber list is empty; it needs a header "
-                                 "line 'phone,area,name' and one subscriber a line")
-    header_line, header_text = rows[0]
+def _parse_rows(scan: SubscriberScan, header_line: int, header_text: str,
+                rows: Iterator[tuple[int, str]], config: Config, display: str
+                ) -> Iterator[Subscriber]:
     header = [cell.strip().lower() for cell in next(csv.reader([header_text]))]
     columns: dict[str, int] = {}
     for column, names in COLUMNS.items():
@@ -115,9 +213,15 @@ def _parse(text: str, config: Config, display: str
                                  f"the header needs the column(s) {', '.join(missing)}; found "
                                  f"{', '.join(header) or 'nothing'} (write: phone,area,name)")
 
-    merged: dict[str, tuple[int, Subscriber]] = {}
-    for number, line in rows[1:]:
-        cells = next(csv.reader(io.StringIO(line)), [])
+    # phone (as an integer) -> first line * AREA_SLOTS + the index of its area: one small
+    # integer a subscriber, so that merging duplicates costs little even for a million rows.
+    seen: dict[int, int] = {}
+    areas: dict[str, int] = {}
+    area_names: list[str] = []
+    known_areas: dict[str, str | None] = {}  # area -> why it is unknown (None: known)
+    for number, line in rows:
+        scan.count += 1
+        cells = next(csv.reader((line,)), [])
 
         def cell(column: str, cells: list[str] = cells) -> str:
             index = columns.get(column)
@@ -128,40 +232,47 @@ def _parse(text: str, config: Config, display: str
 
         raw_phone, area, name = cell("phone"), _area_path(cell("area")), cell("name") or None
         phone = normalise_phone(raw_phone)
-        row_ok = True
+        problems: list[Problem] = []
         if not raw_phone:
-            errors.append(Problem(where("phone"), "the phone is missing"))
-            row_ok = False
+            problems.append(Problem(where("phone"), "the phone is missing"))
         elif phone is None:
-            errors.append(Problem(where("phone"), f"{mask_phone(raw_phone)!s} is not a Chinese "
-                                  "mobile number; write 11 digits starting with 13-19, "
-                                  "optionally with +86"))
-            row_ok = False
+            problems.append(Problem(where("phone"), f"{mask_phone(raw_phone)!s} is not a "
+                                    "Chinese mobile number; write 11 digits starting with "
+                                    "13-19, optionally with +86"))
         if not area:
-            errors.append(Problem(where("area"), "the area is missing; write a path such as "
-                                  "什邡市/师古镇/马祖村"))
-            row_ok = False
+            problems.append(Problem(where("area"), "the area is missing; write a path such as "
+                                    "什邡市/师古镇/马祖村"))
         else:
-            known, wrong = config.area_known(area)
-            if not known:
-                errors.append(Problem(where("area"), _unknown_area(area, wrong, config)))
-                row_ok = False
-        if not row_ok or phone is None:
+            if area not in known_areas:
+                known, wrong = config.area_known(area)
+                known_areas[area] = None if known else _unknown_area(area, wrong, config)
+            unknown = known_areas[area]
+            if unknown is not None:
+                problems.append(Problem(where("area"), unknown))
+        if problems or phone is None:
+            scan.skipped += 1
+            for problem in problems:
+                scan._error(problem)
             continue
-        subscriber = Subscriber(phone=phone, area=area, name=name)
-        if phone in merged:
-            first_line, first = merged[phone]
-            note = (f"same area {first.area}" if first.area == area
-                    else f"kept its area {first.area}, not {area}")
-            warnings.append(Problem(where("phone"), f"{subscriber.masked} is already listed on "
-                                    f"line {first_line}; merged ({note})", severity="warning"))
-            if first.name is None and name:
-                merged[phone] = (first_line, Subscriber(first.phone, first.area, name))
+        area_index = areas.get(area)
+        if area_index is None:
+            area_index = areas[area] = len(area_names)
+            area_names.append(sys.intern(area))
+        number_key = int(phone[1:])
+        earlier = seen.get(number_key)
+        if earlier is not None:
+            first_line, first_area = divmod(earlier, AREA_SLOTS)
+            first_area_name = area_names[first_area]
+            note = (f"same area {first_area_name}" if first_area_name == area
+                    else f"kept its area {first_area_name}, not {area}")
+            scan._warn(Problem(where("phone"), f"{mask_phone(phone)} is already "
+                                         f"listed on line {first_line}; merged ({note})",
+                                         severity="warning"))
+            if name:
+                scan.later_names.setdefault(phone, name)
             continue
-        merged[phone] = (number, subscriber)
-    if errors:
-        raise SubscriberError(errors)
-    return [subscriber for _, subscriber in merged.values()], warnings
+        seen[number_key] = number * AREA_SLOTS + area_index
+        yield Subscriber(phone=phone, area=area_names[area_index], name=name)
 
 
 def _area_path(value: str) -> str:

@@ -169,7 +169,15 @@ def _warn(count: int) -> str:
     return f"[bold magenta]{count}[/bold magenta]" if count else "0"
 
 
+# Past this many keys the plan is printed as plain lines as it is walked: a table of a million
+# subscribers' texts would be measured and held whole before its first line appeared.
+TABLE_ROWS = 1000
+
+
 def _print_plan(report: PublishReport) -> None:
+    if sum(len(batch.items) for batch in report.plan.batches) > TABLE_ROWS:
+        _print_plan_lines(report)
+        return
     table = Table(title=f"noticecast publish --dry-run — as of "
                         f"{report.now.isoformat(timespec='seconds')}", title_justify="left")
     for column in ("channel", "target", "key", "event", "why"):
@@ -187,6 +195,24 @@ def _print_plan(report: PublishReport) -> None:
     waiting = report.plan.waiting
     err.print(f"{len(report.plan.items)} delivery(ies) in {len(report.plan.batches)} call(s) "
               f"would be made; {len(waiting)} retry(ies) not yet due; "
+              f"{len(report.in_doubt)} in doubt. Nothing was changed.")
+
+
+def _print_plan_lines(report: PublishReport) -> None:
+    """The plan as tab-separated lines (channel, target, key, event, why), streamed."""
+    write = sys.stdout.write
+    for batch in report.plan.batches:
+        target = batch.target.label or batch.target.key
+        for item in batch.items:
+            why = "new" if item.row is None else (
+                f"retry {item.row.attempt + 1}" if item.is_retry else item.row.state)
+            write(f"{batch.channel}\t{target}\t{item.key}\t{item.key.event}\t{why}\n")
+    for row, reason in report.plan.cancel:
+        write(f"{row.key.channel}\t{row.target_label or row.key.target}\t{row.key}\t"
+              f"{row.key.event}\tcancel: {reason}\n")
+    sys.stdout.flush()
+    err.print(f"{len(report.plan.items)} delivery(ies) in {len(report.plan.batches)} call(s) "
+              f"would be made; {len(report.plan.waiting)} retry(ies) not yet due; "
               f"{len(report.in_doubt)} in doubt. Nothing was changed.")
 
 
