@@ -12,8 +12,10 @@ TODAY  ?= 2018-07-08
 demo: system-deps $(STAMP)
 	$(BIN)/noticecast build --today $(TODAY)
 	$(BIN)/noticecast publish --today $(TODAY)
+	$(BIN)/noticecast board pack --area 什邡市/师古镇/马祖村 --date $(TODAY)
 	@echo
 	@echo "Outputs:   out/web/index.html (site), out/card/, out/newspaper/, out/ticker/, out/sms/, out/wechat/"
+	@echo "Board:     out/board/<id>/sheet.pdf (公示栏 sheets), out/board/packs/ (a village's print pack)"
 	@echo "Delivered: out/channels/<channel>/ (local sinks; no credentials are configured)"
 	@echo "Ledger:    .noticecast/ledger.sqlite  (.venv/bin/noticecast status)"
 	@echo "Look:      .venv/bin/noticecast serve   or   .venv/bin/noticecast preview --today $(TODAY)"
