@@ -109,9 +109,12 @@ def check(ref: _ProjectRef, paths: tuple[Path, ...], fmt: str) -> None:
     targets = paths or (project.content_dir,)
     result = load_notices(targets, project.config, project.root)
     files = len(discover(targets))
+    from pipeline.config_check import config_warnings
     from pipeline.publish import edit_warnings
 
     edits = edit_warnings(project, result.notices, result.paths)  # sent, then changed
+    # Settings that would make a channel go silent; only for a check of the whole project.
+    edits += [] if paths else config_warnings(project)
     if fmt == "json":
         click.echo(json.dumps({
             "files": files, "valid": len(result.notices), "invalid": len(result.invalid),
