@@ -124,6 +124,8 @@ def _expect_all_outputs(p: Page) -> None:
     article = p.frame_locator("iframe.wechat")
     expect(article.locator("table").first).to_contain_text("资金合计")
     expect(article.locator("img").first).to_be_visible()
+    expect(p.locator('[data-output="board"] .board-proofs img.proof').first).to_be_visible()
+    expect(p.locator('[data-output="board"] dl.facts')).to_contain_text("A4")
     # Every image really loaded from the preview's /out/ route.
     broken = p.evaluate(
         "Array.from(document.querySelectorAll('[data-output] img'))"

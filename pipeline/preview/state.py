@@ -290,7 +290,7 @@ class PreviewState:
 
 
 # The order in which outputs are refreshed: the cheap ones first, so that a save shows at once.
-STAGE_ORDER = ("web", "sms", "card", "newspaper", "ticker")
+STAGE_ORDER = ("web", "sms", "card", "newspaper", "ticker", "board")
 
 
 def _stage_order(name: str) -> tuple[int, str]:

@@ -21,10 +21,11 @@ RENDERER_TITLES = {
     "ticker": "LED / 电视滚动 Ticker",
     "sms": "短信 SMS",
     "wechat": "微信公众号 WeChat article",
+    "board": "公示栏 Board sheet",
 }
 # The channel that carries each renderer's output to its audience.
 RENDERER_CHANNELS = {"web": "site", "card": "telegram", "newspaper": "newspaper",
-                     "ticker": "ticker", "sms": "sms", "wechat": "wechat"}
+                     "ticker": "ticker", "sms": "sms", "wechat": "wechat", "board": "board"}
 STATE_FILTERS = {
     "invalid": "有错误",
     PublicityState.running.value: PublicityState.running.label,
@@ -259,7 +260,25 @@ def _wechat(reader: OutputReader, outputs: RendererOutputs, snapshot: Snapshot,
             "variants": shown, "source_url": article.get("content_source_url")}
 
 
+def _board(reader: OutputReader, outputs: RendererOutputs, snapshot: Snapshot,
+           entry: NoticeEntry) -> dict[str, Any]:
+    """The sheet as the board carries it (a proof per page), and which board that is."""
+    sheet = reader.json(outputs.find("sheet.json")) or {}
+    labels = {"notice": "公示", "correction": "更正公示", "withdrawal": "撤回公告"}
+    facts = [(label, str(value)) for label, value in (
+        ("sheet 类别", labels.get(sheet.get("sheet", ""), sheet.get("sheet"))),
+        ("paper 纸张", sheet.get("paper")), ("pages 页数", sheet.get("pages")),
+        ("body 正文字号", f"{sheet['body_pt']} pt" if "body_pt" in sheet else None),
+        ("fit 排版", sheet.get("fit"))) if value not in (None, "")]
+    notice = entry.notice
+    boards = [b for b in snapshot.project.config.channels.board.boards
+              if notice is not None and b.area == notice.area]
+    return {"proofs": sorted(outputs.all(".png"), key=lambda f: (len(f.name), f.name)),
+            "pdf": outputs.find("sheet.pdf"), "facts": facts,
+            "boards": [f"{b.name or b.area} · {b.clerk}" for b in boards]}
+
+
 PANEL_DATA = {"web": _web, "card": _card, "newspaper": _newspaper, "ticker": _ticker,
-              "sms": _sms, "wechat": _wechat}
+              "sms": _sms, "wechat": _wechat, "board": _board}
 
 __all__ = ["Filters", "OutputFile", "index_view", "notice_view"]
