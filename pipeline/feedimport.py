@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -29,6 +31,7 @@ from pipeline.build import write_atomic
 from pipeline.config import Config
 from pipeline.errors import InputError
 from pipeline.model import Level
+from pipeline.oshints import path_of, what_to_do
 
 STATE_FILE = ".import-state.json"
 MAX_TITLE = 200
@@ -45,24 +48,90 @@ class ImportResult:
 
 # -- reading the feed ------------------------------------------------------------------------
 
-def fetch(source: str) -> tuple[bytes, dict[str, str]]:
-    """The raw bytes of a feed URL or file, and the HTTP headers that tell its encoding."""
-    if re.match(r"^https?://", source, re.IGNORECASE):
-        import httpx
+def fetch(source: str, *, deadline_s: float = 60.0, max_bytes: int = 20 * 1024 * 1024
+          ) -> tuple[bytes, dict[str, str]]:
+    """The raw bytes of a feed URL or file, and the HTTP headers that tell its encoding.
 
-        try:
-            response = httpx.get(source, timeout=FETCH_TIMEOUT_S, follow_redirects=True,
-                                 headers={"User-Agent": "noticecast-import-feed"})
-        except httpx.HTTPError as exc:
-            raise InputError.at(source, 0, 0, f"cannot fetch the feed: {exc}") from None
-        if response.status_code >= 400:
-            raise InputError.at(source, 0, 0, f"cannot fetch the feed: HTTP "
-                                f"{response.status_code} {response.reason_phrase}")
-        return response.content, {k.lower(): v for k, v in response.headers.items()}
+    The download is read in chunks and stops with an error once it passes ``max_bytes`` or
+    ``deadline_s`` in all (a server that trickles a byte every few seconds never trips a
+    per-read timeout).
+    """
+    too_big = (f"the feed is over the limit of {max_bytes:,} bytes; raise "
+               "import_feed.max_bytes in noticecast.yaml if it really is this big")
+    if re.match(r"^https?://", source, re.IGNORECASE):
+        return _download(source, deadline_s, max_bytes, too_big)
     path = Path(source)
-    if not path.is_file():
-        raise InputError.at(source, 0, 0, "no such file; give a feed file or an http(s) URL")
-    return path.read_bytes(), {}
+    try:
+        if not path.is_file():  # a FIFO or device is never opened
+            raise InputError.at(source, 0, 0, "no such file; give a feed file or an http(s) URL")
+        if path.stat().st_size > max_bytes:
+            raise InputError.at(source, 0, 0, too_big)
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError.at(source, 0, 0, f"cannot read the feed: {exc.strerror}") from None
+    if len(raw) > max_bytes:
+        raise InputError.at(source, 0, 0, too_big)
+    return raw, {}
+
+
+def _download(url: str, deadline_s: float, max_bytes: int, too_big: str
+              ) -> tuple[bytes, dict[str, str]]:
+    import httpx
+
+    started = time.monotonic()
+    late = (f"the feed took more than {deadline_s:g} s to download; try again later, or raise "
+            "import_feed.deadline_s in noticecast.yaml")
+    timeout = httpx.Timeout(min(FETCH_TIMEOUT_S, deadline_s))
+    body = bytearray()
+    try:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True,
+                          headers={"User-Agent": "noticecast-import-feed"}) as response:
+            if response.status_code >= 400:
+                raise InputError.at(url, 0, 0, f"cannot fetch the feed: HTTP "
+                                    f"{response.status_code} {response.reason_phrase}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise InputError.at(url, 0, 0, too_big)
+            for chunk in response.iter_raw(64 * 1024):
+                body += chunk
+                if len(body) > max_bytes:
+                    raise InputError.at(url, 0, 0, too_big)
+                if time.monotonic() - started > deadline_s:
+                    raise InputError.at(url, 0, 0, late)
+            headers = {k.lower(): v for k, v in response.headers.items()}
+    except httpx.TimeoutException:
+        if time.monotonic() - started >= deadline_s:
+            raise InputError.at(url, 0, 0, late) from None
+        raise InputError.at(url, 0, 0, "cannot fetch the feed: the server stopped answering; "
+                            "try again later") from None
+    except httpx.HTTPError as exc:
+        raise InputError.at(url, 0, 0, f"cannot fetch the feed: {exc}") from None
+    if "content-encoding" in headers:
+        body = bytearray(_decompressed(bytes(body), headers.pop("content-encoding"),
+                                       max_bytes, url, too_big))
+    return bytes(body), headers
+
+
+def _decompressed(raw: bytes, encoding: str, max_bytes: int, url: str, too_big: str) -> bytes:
+    """A gzip/deflate body, inflated at most to ``max_bytes`` (a zip bomb stops there)."""
+    import zlib
+
+    kind = encoding.strip().lower()
+    if kind in ("", "identity"):
+        return raw
+    if kind not in ("gzip", "x-gzip", "deflate"):
+        raise InputError.at(url, 0, 0, f"cannot fetch the feed: unsupported content encoding "
+                            f"{encoding!r}")
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32 if kind != "deflate" else zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error as exc:
+        raise InputError.at(url, 0, 0, f"cannot fetch the feed: broken {kind} body ({exc})"
+                            ) from None
+    if len(data) > max_bytes:
+        raise InputError.at(url, 0, 0, too_big)
+    return data
 
 
 def parse_feed(raw: bytes, headers: dict[str, str], source: str) -> Any:
@@ -164,8 +233,19 @@ def entry_key(entry: Any) -> str:
     return str(entry.get("id") or entry.get("link") or entry.get("title") or "")
 
 
-def notice_id(key: str, published: datetime) -> str:
-    return f"imp-{published:%Y%m%d}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+def notice_id(key: str, published: datetime, taken: Container[str] = frozenset()) -> str:
+    """imp-20180704-1a2b3c4d; longer (and finally numbered) while that id is ``taken`` by
+    another entry, so that two entries of one day never share a draft."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    day = f"imp-{published:%Y%m%d}"
+    for length in (8, 12, 16, 24, 32, 64):
+        candidate = f"{day}-{digest[:length]}"
+        if candidate not in taken:
+            return candidate
+    number = 2
+    while f"{day}-{digest}-{number}" in taken:
+        number += 1
+    return f"{day}-{digest}-{number}"
 
 
 def _published(entry: Any, config: Config) -> datetime:
@@ -186,8 +266,8 @@ def _body(entry: Any) -> str:
 
 
 def notice_data(entry: Any, feed_title: str, area: str, issuer: str | None,
-                config: Config) -> dict[str, Any]:
-    """The draft notice of one entry, as a YAML-ready mapping."""
+                config: Config, taken: Container[str] = frozenset()) -> dict[str, Any]:
+    """The draft notice of one entry, as a YAML-ready mapping (its id not one of ``taken``)."""
     published = _published(entry, config)
     key = entry_key(entry)
     title = _clip(plain(entry.get("title", "")) or "（无标题）", MAX_TITLE)
@@ -195,7 +275,7 @@ def notice_data(entry: Any, feed_title: str, area: str, issuer: str | None,
     summary_source = plain(entry.get("summary", "")) or plain(body) or title
     link = entry.get("link") or ""
     data: dict[str, Any] = {
-        "id": notice_id(key, published),
+        "id": notice_id(key, published, taken),
         "revision": 1,
         "kind": "announcement",
         "title": title,
@@ -269,20 +349,26 @@ def _load_state(path: Path) -> dict[str, dict[str, str]]:
 
 def import_feed(source: str, folder: Path, config: Config, *, area: str | None = None,
                 issuer: str | None = None) -> ImportResult:
-    raw, headers = fetch(source)
+    limits = config.import_feed
+    raw, headers = fetch(source, deadline_s=limits.deadline_s, max_bytes=limits.max_bytes)
     parsed = parse_feed(raw, headers, source)
     chosen_area = default_area(config, area, source)
     feed_title = plain(parsed.feed.get("title", ""))
     state_path = folder / STATE_FILE
     state = _load_state(state_path)
     result = ImportResult()
+    # Draft ids that belong to some entry: an entry of the same day whose short hash collides
+    # gets a longer id instead of being mistaken for an earlier import.
+    taken = {Path(record["file"]).stem for record in state.values()}
     for entry in parsed.entries:
         key = entry_key(entry)
         if not key:
             continue
-        data = notice_data(entry, feed_title, chosen_area, issuer, config)
-        text = to_yaml(data, source)
         record = state.get(key)
+        own = Path(record["file"]).stem if record is not None else None
+        data = notice_data(entry, feed_title, chosen_area, issuer, config,
+                           _TakenByOthers(taken, own))
+        text = to_yaml(data, source)
         if record is not None:
             path = folder / record["file"]
             if record["sha256"] == _sha(text) or not path.exists():
@@ -297,10 +383,36 @@ def import_feed(source: str, folder: Path, config: Config, *, area: str | None =
                 # Not in the state (it was lost), but the file is there: leave it alone.
                 result.kept.append(path)
                 state[key] = {"file": path.name, "sha256": _sha(text)}
+                taken.add(path.stem)
                 continue
-        write_atomic(path, text.encode("utf-8"))
+        try:
+            write_atomic(path, text.encode("utf-8"))
+        except OSError as exc:
+            _save_state(state_path, source, state)  # what was written so far stays known
+            raise InputError.at(path_of(exc, path), 0, 0,
+                                f"cannot write the draft: {what_to_do(exc)}") from None
         state[key] = {"file": path.name, "sha256": _sha(text)}
+        taken.add(path.stem)
         result.written.append(path)
-    write_atomic(state_path, json.dumps({"version": 1, "source": source, "entries": state},
-                                        ensure_ascii=False, indent=1).encode("utf-8"))
+    _save_state(state_path, source, state)
     return result
+
+
+def _save_state(path: Path, source: str, state: dict[str, dict[str, str]]) -> None:
+    try:
+        write_atomic(path, json.dumps({"version": 1, "source": source, "entries": state},
+                                      ensure_ascii=False, indent=1).encode("utf-8"))
+    except OSError as exc:
+        raise InputError.at(path_of(exc, path), 0, 0,
+                            f"cannot write the import state: {what_to_do(exc)}") from None
+
+
+@dataclass(frozen=True)
+class _TakenByOthers:
+    """The draft ids of every other entry: all of ``taken`` but the entry's ``own``."""
+
+    taken: set[str]
+    own: str | None
+
+    def __contains__(self, draft_id: object) -> bool:
+        return draft_id != self.own and draft_id in self.taken
