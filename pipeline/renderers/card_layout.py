@@ -37,6 +37,7 @@ class CardLayout:
         self.margin = self.px("margin")
         self.module_px = 0
         self.facts_shown: list[str] = []  # labels of the facts drawn, for tests and previews
+        self.pills_shown: list[str] = []  # the badges drawn (kind, state), for the same
 
     def px(self, name: str) -> int:
         return round(self.style.measure(name, self.spec.variant) * self.spec.scale)
@@ -66,6 +67,7 @@ class CardLayout:
         size = self.px("badge_size")
         stack = self.bold if bold else self.regular
         width = round(stack.face(size).measure(text) + height * 0.9)
+        self.pills_shown.append(text)
         self.canvas.rounded((x, top, x + width, top + height), round(8 * self.spec.scale),
                             fill, behind)
         self.line(stack, size, text, x + height * 0.45, top + (height - size) / 2, ink, fill)
