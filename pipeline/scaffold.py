@@ -106,6 +106,7 @@ TAIL = """\
 #   note: 请说明更正了什么
 #   changes:
 #     - 某项由某某更正为某某
+#   sms_summary: 总投资更正为47.8万元  ## 短信里的更正说明（可删；说明较长时填写，至多60字）
 # withdrawal:  ## 撤回说明：status 为 withdrawn 时必填
 #   reason: 请说明撤回原因
 #   on: {today}
