@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import os
 import posixpath
+import urllib.parse
+from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from pipeline.cli import _ProjectRef, cli, err, pass_project
 from pipeline.errors import InputError
 
 LOOPBACK = "127.0.0.1"  # `serve` is for a look at the build, never for the public
+MAX_PATH = 2048  # longer request paths are refused (400); no page of the site comes close
 
 
 class _SiteHandler(SimpleHTTPRequestHandler):
@@ -27,6 +31,28 @@ class _SiteHandler(SimpleHTTPRequestHandler):
                 return str(Path(self.directory) / ".not-under-prefix")  # -> 404
             path = "/" + path[len(self.prefix):]
         return super().translate_path(path)
+
+    def send_head(self):  # type: ignore[no-untyped-def]  # the stdlib's own signature
+        """400 for a path no file can have, 404 for anything outside the site folder; the
+        stdlib would raise on a NUL byte and follow a symlink anywhere on the disk."""
+        bare = self.path.split("?", 1)[0].split("#", 1)[0]
+        try:
+            decoded = urllib.parse.unquote(bare, errors="strict") if len(bare) <= MAX_PATH else ""
+        except UnicodeDecodeError:
+            decoded = ""
+        if not decoded or any(ord(char) < 32 or char == "\x7f" for char in decoded):
+            self.send_error(HTTPStatus.BAD_REQUEST, "Malformed path")
+            return None
+        try:
+            real = os.path.realpath(self.translate_path(self.path))
+            site = os.path.realpath(str(self.directory))
+            if real != site and not real.startswith(site + os.sep):
+                self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+                return None
+            return super().send_head()
+        except (OSError, ValueError):
+            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+            return None
 
     def log_message(self, format: str, *args: object) -> None:
         err.print(f"[dim]{self.address_string()} {format % args}[/dim]")
