@@ -537,8 +537,9 @@ class _Session:
                 return
         try:
             delivery, payload = self.prepare(batch, items, channel, report)
-        except RenderError as exc:  # the payload is not ready: nothing is sent, it waits
-            self.hold(batch, items, f"blocked: {exc}", report, with_snapshot=True)
+        except (NoticecastError, OSError) as exc:  # the payload is not ready: it waits
+            reason = ResourceError.from_os_error(exc) if isinstance(exc, OSError) else exc
+            self.hold(batch, items, f"blocked: {reason}", report, with_snapshot=True)
             return
         wanted = [(i.key, i.target.label, i.mode) for i in items]
         if batch.snapshot is not None:
