@@ -25,8 +25,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -324,9 +326,21 @@ class Beneficiaries(Frozen):
         return self
 
 
+def _project_code(value: str) -> str:
+    if not PROJECT_CODE.match(value):
+        raise ValueError(f"project code {value!r} may hold letters, digits, '-', '_' and '.' "
+                         "only (it names the project's page), e.g. SF-2018-XM-001")
+    return value
+
+
+PROJECT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
+
+
 class Project(Frozen):
     """The fixed facts of a project (项目明细表)."""
 
+    # 项目编号: every notice with the same code (plan, 公示, 更正, 竣工公示) is one project.
+    code: Annotated[Text, AfterValidator(_project_code)] | None = None
     name: Text
     location: Text
     content: FreeText
@@ -339,6 +353,15 @@ class Project(Frozen):
     performance_goal: FreeText | None = None
     poverty_mechanism: FreeText | None = None
     beneficiaries: Beneficiaries | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_code(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A notice without a project code hashes as it did before codes existed, so that
+        # adding the field does not make every sent notice look changed since it was sent.
+        data: dict[str, Any] = handler(self)
+        if data.get("code") is None:
+            data.pop("code", None)
+        return data
 
     @model_validator(mode="after")
     def _funds_add_up(self) -> Project:
