@@ -555,14 +555,17 @@ def _scrub(text: str, token: str) -> str:
 
 class _RedactToken(logging.Filter):
     """Rewrites a log record so that the token never reaches a handler, and without the
-    traceback PTB attaches to an error (a 429 its limiter gave up on): the channel reports
-    every error itself, in one line, and an expected remote error is no crash."""
+    traceback PTB attaches to an error (a 429 its limiter gave up on). PTB's own warnings and
+    errors are dropped: the channel reports every error itself, in one line that the ledger
+    keeps, and an expected remote error is no crash (nor 26 lines on the terminal)."""
 
     def __init__(self, token: str) -> None:
         super().__init__()
         self.token = token
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("telegram") and record.levelno >= logging.WARNING:
+            return False
         message = record.getMessage()
         if self.token in message:
             record.msg, record.args = message.replace(self.token, REDACTED), None
