@@ -13,9 +13,11 @@ into one PDF per sheet (pypdfium2), each with a PNG proof of its pages.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache
 from typing import Any
 
 from jinja2 import Environment
@@ -30,6 +32,30 @@ from pipeline.renderers.weasy import block_html, weasyprint
 from pipeline.templating import read_template_file
 
 SHRINK_STEP_PT = 0.5
+PX_PER_MM = 96 / 25.4
+
+# The user-agent rules the sheet markup needs (templates/board/sheets.html and the Markdown of
+# a body). WeasyPrint's full HTML5 stylesheet is matched against every element of every sheet
+# and of every shrinking round; this one is a fraction of it.
+BOARD_UA_CSS = """
+html, body, section, div, p, h1, h2, h3, h4, h5, h6, ol, ul, dl, dt, dd, blockquote, pre,
+  hr, table, caption { display: block }
+head, style, title, meta, script { display: none }
+li { display: list-item }
+ol { list-style-type: decimal }
+ul { list-style-type: disc }
+ol, ul { counter-reset: list-item }
+table { display: table; box-sizing: border-box; border-collapse: separate }
+caption { display: table-caption }
+thead { display: table-header-group }
+tbody { display: table-row-group }
+tr { display: table-row }
+td, th { display: table-cell }
+th, b, strong { font-weight: bold }
+em, i { font-style: italic }
+img { display: inline-block }
+br::before { content: "\\A"; white-space: pre-line }
+"""
 MIN_HEADLINE_PT = 22.0  # the headline is never smaller, whatever the body size
 # Where a two-line headline breaks well (there is no word segmentation at hand).
 BREAK_AFTER = frozenset("年市县区镇乡村的于和及与、，")
@@ -124,6 +150,20 @@ def css_string(text: str) -> Markup:
     return Markup(f'"{escaped}"')
 
 
+@cache
+def _sheet_html() -> Any:
+    """An HTML class with the lean user-agent stylesheet (made once per process)."""
+    module = weasyprint()
+    _, fonts = block_html()
+    stylesheet = module.CSS(string=BOARD_UA_CSS, font_config=fonts)
+
+    class SheetHTML(module.HTML):  # type: ignore[misc,name-defined]
+        def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
+            return [stylesheet]
+
+    return SheetHTML
+
+
 def _document(specs: Sequence[SheetSpec], env: Environment, paper: Paper, *,
               paged: bool = False) -> Any:
     warn_if_slow_subsetting()
@@ -142,26 +182,43 @@ def _document(specs: Sequence[SheetSpec], env: Environment, paper: Paper, *,
     html = env.get_template("board/sheets.html").render(
         css=read_template_file(env, "board/sheet.css"), paper=paper, sheets=sheets,
         paged=paged)
-    return weasyprint().HTML(string=html).render(font_config=fonts)
+    return _sheet_html()(string=html).render(font_config=fonts)
 
 
-def _spans(document: Any, count: int) -> list[tuple[int, int]]:
-    """(first page, page count) of each sheet of a batch document."""
+def _spans(document: Any, count: int) -> list[tuple[int, int, float]]:
+    """(first page, page count, where the sheet ends on its last page, in px from the top)
+    of each sheet of a batch document."""
     starts: dict[int, int] = {}
-    ends: dict[int, int] = {}
+    ends: dict[int, tuple[int, float]] = {}
     for index, page in enumerate(document.pages):
-        for anchor in page.anchors:
+        for anchor, position in page.anchors.items():
             kind, _, number = anchor.partition("-")
             if kind == "sheet":  # a section's id is an anchor on every page it spans
                 starts.setdefault(int(number), index)
             elif kind == "end":
-                ends[int(number)] = index
+                ends[int(number)] = (index, float(position[1]))
     spans = []
     for sheet in range(count):
         if sheet not in starts or sheet not in ends:
             raise RenderError(None, f"board sheet {sheet} of the batch was not laid out")
-        spans.append((starts[sheet], ends[sheet] - starts[sheet] + 1))
+        last, bottom = ends[sheet]
+        spans.append((starts[sheet], last - starts[sheet] + 1, bottom))
     return spans
+
+
+def _smaller(spec: SheetSpec, pages: int, bottom_px: float, paper: Paper) -> float:
+    """The next body size to try for a sheet that ran onto ``pages`` pages.
+
+    Text that wraps takes room as the square of its size; the closing block (QR, seal) does
+    not shrink at all, so the square root of the overflow ratio never shrinks too far. It
+    saves the rounds of half-point steps a long sheet would otherwise take, and is at least
+    one step.
+    """
+    height = (paper.height_mm - paper.margin_top_mm - paper.margin_bottom_mm) * PX_PER_MM
+    used = (pages - 1) * height + max(0.0, bottom_px - paper.margin_top_mm * PX_PER_MM)
+    guess = spec.body_pt * math.sqrt(height / used) if used > 0 else spec.body_pt
+    stepped = math.floor(guess / SHRINK_STEP_PT) * SHRINK_STEP_PT
+    return max(spec.min_body_pt, min(spec.body_pt - SHRINK_STEP_PT, stepped))
 
 
 def set_sheets(specs: Sequence[SheetSpec], env: Environment, paper: Paper, *,
@@ -169,32 +226,30 @@ def set_sheets(specs: Sequence[SheetSpec], env: Environment, paper: Paper, *,
     """Set every sheet on one page if it can be (shrinking in steps), else on more pages."""
     current = list(specs)
     shrunk = [False] * len(specs)
-    placed: dict[int, tuple[int, int]] = {}  # sheet -> (document number, page index)
-    documents: list[Any] = []
+    placed: dict[int, Any] = {}  # sheet -> its laid-out page
     pending = list(range(len(specs)))
     while pending:
         document = _document([current[i] for i in pending], env, paper)
-        documents.append(document)
         retry = []
-        for sheet, (first, count) in zip(pending, _spans(document, len(pending)),
-                                         strict=True):
+        for sheet, (first, count, bottom) in zip(pending, _spans(document, len(pending)),
+                                                 strict=True):
             spec = current[sheet]
             if count == 1:
-                placed[sheet] = (len(documents) - 1, first)
+                placed[sheet] = document.pages[first]
             elif spec.body_pt - SHRINK_STEP_PT >= spec.min_body_pt - 1e-9:
-                current[sheet] = replace(spec, body_pt=spec.body_pt - SHRINK_STEP_PT)
+                current[sheet] = replace(spec, body_pt=_smaller(spec, count, bottom, paper))
                 shrunk[sheet] = True
                 retry.append(sheet)
         pending = retry
     results: dict[int, SetSheet] = {}
-    for number, document in enumerate(documents):
-        mine = sorted((page, sheet) for sheet, (doc, page) in placed.items() if doc == number)
-        if not mine:
-            continue
-        pdf = document.copy([document.pages[page] for page, _ in mine]).write_pdf()
-        outputs = _split(pdf, [(i, 1) for i in range(len(mine))],
-                         [current[sheet].created for _, sheet in mine], dpi)
-        for (_, sheet), (single, proofs, size) in zip(mine, outputs, strict=True):
+    order = sorted(placed)
+    if order:
+        # Pages of every round in one PDF: the fonts are subset and written once.
+        pages = [placed[sheet] for sheet in order]
+        pdf = document.copy(pages).write_pdf()
+        outputs = _split(pdf, [(i, 1) for i in range(len(order))],
+                         [current[sheet].created for sheet in order], dpi)
+        for sheet, (single, proofs, size) in zip(order, outputs, strict=True):
             results[sheet] = SetSheet(current[sheet], 1, single, proofs, size, shrunk[sheet])
     for sheet, spec in enumerate(current):
         if sheet not in results:  # too long for one page even at the minimum size
