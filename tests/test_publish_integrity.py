@@ -258,10 +258,13 @@ def test_a_change_to_a_renderers_code_re_renders_its_outputs_and_only_those(
 
     def build() -> dict[str, dict[str, int]]:
         result = subprocess.run([sys.executable, "-c", script, str(root)], env=env,
-                                capture_output=True, text=True, timeout=120)
+                                cwd=root, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
+    where = subprocess.run([sys.executable, "-c", "import pipeline; print(pipeline.__file__)"],
+                           env=env, cwd=root, capture_output=True, text=True, timeout=60)
+    assert where.stdout.startswith(str(code)), where.stdout  # the copy is the code that runs
     build()
     assert build()["ticker"]["rendered"] == 0
     line = code / "pipeline" / "renderers" / "ticker_line.py"
