@@ -13,6 +13,7 @@ the office check, complete and approve each one instead of typing it again. Rule
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -29,9 +30,8 @@ import yaml
 
 from pipeline.build import write_atomic
 from pipeline.config import Config
-from pipeline.errors import InputError
+from pipeline.errors import InputError, ResourceError
 from pipeline.model import Level
-from pipeline.oshints import path_of, what_to_do
 
 STATE_FILE = ".import-state.json"
 MAX_TITLE = 200
@@ -93,7 +93,7 @@ def _download(url: str, deadline_s: float, max_bytes: int, too_big: str
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise InputError.at(url, 0, 0, too_big)
-            for chunk in response.iter_raw(64 * 1024):
+            for chunk in response.iter_raw():  # as it arrives, so the deadline is kept
                 body += chunk
                 if len(body) > max_bytes:
                     raise InputError.at(url, 0, 0, too_big)
@@ -386,11 +386,11 @@ def import_feed(source: str, folder: Path, config: Config, *, area: str | None =
                 taken.add(path.stem)
                 continue
         try:
-            write_atomic(path, text.encode("utf-8"))
-        except OSError as exc:
-            _save_state(state_path, source, state)  # what was written so far stays known
-            raise InputError.at(path_of(exc, path), 0, 0,
-                                f"cannot write the draft: {what_to_do(exc)}") from None
+            write_atomic(path, text.encode("utf-8"))  # ResourceError on a full disk
+        except ResourceError:
+            with contextlib.suppress(ResourceError):  # what was written so far stays known
+                _save_state(state_path, source, state)
+            raise
         state[key] = {"file": path.name, "sha256": _sha(text)}
         taken.add(path.stem)
         result.written.append(path)
@@ -399,12 +399,8 @@ def import_feed(source: str, folder: Path, config: Config, *, area: str | None =
 
 
 def _save_state(path: Path, source: str, state: dict[str, dict[str, str]]) -> None:
-    try:
-        write_atomic(path, json.dumps({"version": 1, "source": source, "entries": state},
-                                      ensure_ascii=False, indent=1).encode("utf-8"))
-    except OSError as exc:
-        raise InputError.at(path_of(exc, path), 0, 0,
-                            f"cannot write the import state: {what_to_do(exc)}") from None
+    write_atomic(path, json.dumps({"version": 1, "source": source, "entries": state},
+                                  ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 @dataclass(frozen=True)

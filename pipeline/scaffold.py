@@ -14,9 +14,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from pipeline.config import Config
-from pipeline.errors import InputError
+from pipeline.errors import InputError, ResourceError
 from pipeline.model import SLUG, Kind, Level, Notice
-from pipeline.oshints import path_of, what_to_do
 
 # The longest id a notice may have (the model's limit), well inside any file system's limit of
 # 255 bytes for a file name.
@@ -156,15 +155,13 @@ def scaffold(kind_text: str, notice_id: str, folder: Path, config: Config, today
     except FileExistsError:
         raise InputError.at(str(path), 0, 0, "file exists already; choose another id") from None
     except OSError as exc:
-        raise InputError.at(path_of(exc, path), 0, 0,
-                            f"cannot write the new notice: {what_to_do(exc)}") from None
+        raise ResourceError.from_os_error(exc, exc.filename or path) from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(text)
     except OSError as exc:
         path.unlink(missing_ok=True)  # never leave half a notice behind
-        raise InputError.at(str(path), 0, 0,
-                            f"cannot write the new notice: {what_to_do(exc)}") from None
+        raise ResourceError.from_os_error(exc, path) from None
     return path
 
 
