@@ -82,11 +82,12 @@ def project(demo_project: Path) -> Path:
 def test_bad_notices_leave_the_good_ones_built_and_published(project: Path) -> None:
     for path in (CORPUS / "notices").glob("*.yaml"):
         shutil.copy(path, project / "content" / path.name)
-    build = noticecast("build", "--only", "web", "--today", TODAY, cwd=project)
+    build = noticecast("build", "--only", "ticker", "--today", TODAY, cwd=project)
     assert_clean(build)
     assert build.returncode == 1
-    assert (project / "out" / "web" / "index.html").is_file()
-    assert list((project / "out" / "web").rglob("sf-2018-0012*"))  # a good demo notice
+    assert "10 problem(s); the valid notices were built." in build.stderr
+    assert (project / "out" / "ticker" / "sf-2018-0012").is_dir()  # a good demo notice
+    assert (project / "out" / "ticker" / "body-with-bidi-good").is_dir()
     published = noticecast("publish", "--channel", "sms", "--today", TODAY, cwd=project)
     assert_clean(published)
     assert published.returncode == 1  # the bad files are reported...
@@ -331,3 +332,14 @@ def test_build_on_a_full_disk_is_one_line(project: Path, full_disk: Path) -> Non
     assert result.returncode == 74
     assert "the disk is full" in result.stderr
     assert not list((full_disk / "folder").rglob("*.tmp"))
+
+
+def test_free_text_keeps_control_and_bidi_characters_visible_not_active() -> None:
+    from pipeline.config import load_config
+    from pipeline.load import parse_notice
+
+    path = CORPUS / "notices" / "body-with-bidi-good.yaml"
+    notice = parse_notice(path, load_config(REPO / "noticecast.yaml"), path.name)
+    assert "现将[U+202E]马祖村[U+202C]" in notice.body
+    assert "\t（附表）" in notice.body  # a tab is ordinary free text
+    assert not any(ch in notice.body for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2069")
