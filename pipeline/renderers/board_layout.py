@@ -32,6 +32,7 @@ from pipeline.renderers.weasy import block_html, weasyprint
 from pipeline.templating import read_template_file
 
 SHRINK_STEP_PT = 0.5
+SEAL_MM = 42.0  # the seal of a town or village office (and the dashed circle for it)
 PX_PER_MM = 96 / 25.4
 
 # The user-agent rules the sheet markup needs (templates/board/sheets.html and the Markdown of
@@ -173,9 +174,13 @@ def _document(specs: Sequence[SheetSpec], env: Environment, paper: Paper, *,
         content = spec.content
         size, lines = fit_headline(content.headline, spec.body_pt,
                                    paper.width_mm - 2 * paper.margin_side_mm)
+        # The closing block is as wide as the seal, or as the office's name or the date.
+        widest = max(sum(_ems(content.issuer)), sum(_ems(content.date_text)))
+        sign_mm = round(max(SEAL_MM + 2, widest * spec.body_pt * 25.4 / 72 + 2), 1)
         sheets.append({
             "content": content, "qr_uri": spec.qr_uri, "site": spec.site,
             "body_pt": spec.body_pt, "headline_pt": size, "headline": lines,
+            "sign_mm": sign_mm,
             "page": f"sheet{index}", "foot": css_string(content.foot),
             "number": css_string(f"编号：{content.number}"),
             "running_title": css_string(content.subtitle or content.headline)})
