@@ -37,6 +37,7 @@ from pipeline.errors import Location, Problem, RenderError, ResourceError
 from pipeline.lifetime import die_with_parent
 from pipeline.load import LoadResult, load_notices
 from pipeline.model import Notice
+from pipeline.oversight.deliveries import DeliverySummary, summary_for_build
 from pipeline.project import Project
 from pipeline.renderers.base import (
     Artifact,
@@ -280,11 +281,12 @@ class ContextSpec:
     template_dirs: tuple[Path, ...]
     options: RenderOptions
     now: datetime | None = None
+    deliveries: DeliverySummary | None = None
 
     def context(self) -> RenderContext:
         return RenderContext(config=self.config, today=self.today,
                              templates=make_environment(self.template_dirs),
-                             options=self.options, now=self.now)
+                             options=self.options, now=self.now, deliveries=self.deliveries)
 
 
 @dataclass(frozen=True)
@@ -438,7 +440,9 @@ def plan(renderers: Sequence[Renderer], notices: Sequence[Notice], ctx: RenderCo
                             for n in collection_notices)
             key = _sha(base, templates_digest(env, renderer.collection_templates),
                        ctx.today if getattr(renderer, "collection_uses_today", False) else "",
-                       hashlib.sha256(json.dumps(tokens).encode()).hexdigest())
+                       hashlib.sha256(json.dumps(tokens).encode()).hexdigest(),
+                       ctx.deliveries.digest() if ctx.deliveries is not None
+                       and getattr(renderer, "collection_uses_deliveries", False) else "")
             keys[(name, COLLECTION)] = key
             if force or manifest.key(name, COLLECTION) != key:
                 previous = {COLLECTION: {} if force else {
@@ -484,8 +488,11 @@ def build(project: Project, options: BuildOptions,
 
     names = list(options.only or registry.renderer_names())
     renderers = [registry.get_renderer(name) for name in names]
+    # The ledger's facts for the pages that show them (project pages), read-only.
+    deliveries = summary_for_build(project.config.path(project.config.publish.ledger)) \
+        if any(getattr(r, "collection_uses_deliveries", False) for r in renderers) else None
     spec = ContextSpec(project.config, options.today, project.template_dirs, options.render,
-                       now=options.now)
+                       now=options.now, deliveries=deliveries)
     ctx = spec.context()
     manifest = Manifest(cache_dir / "manifest.json")
     journal = Journal(cache_dir)

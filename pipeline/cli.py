@@ -113,6 +113,10 @@ def check(ref: _ProjectRef, paths: tuple[Path, ...], fmt: str) -> None:
     from pipeline.publish import edit_warnings
 
     edits = edit_warnings(project, result.notices, result.paths)  # sent, then changed
+    from pipeline.oversight.projects import project_warnings
+
+    edits += project_warnings(result.notices, result.paths,  # 竣工公示 alone, amounts apart
+                              {i: project.display(p) for i, p in result.paths.items()})
     # Settings that would make a channel go silent; only for a check of the whole project.
     edits += [] if paths else config_warnings(project)
     if fmt == "json":
@@ -221,6 +225,7 @@ from pipeline.commands import (  # noqa: E402
     card,  # noqa: F401
     ledger,  # noqa: F401
     newspaper,  # noqa: F401
+    oversight,  # noqa: F401
     preview,  # noqa: F401
     publish,  # noqa: F401
     site,  # noqa: F401

@@ -344,6 +344,37 @@ class FeedImport(Section):
     max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
 
 
+class AlertRecipients(Section):
+    """Who in one office is told (`noticecast alerts`): mobiles for SMS, addresses for e-mail."""
+
+    sms: tuple[str, ...] = ()
+    email: tuple[str, ...] = ()
+
+
+class Alerts(Section):
+    """`noticecast alerts`: which office hears about what, and how the e-mail goes out.
+
+    ``offices`` maps an issuing office (a notice's ``issuer``) to its recipients; ``"*"`` is
+    for every office not named. The texts are templates (``templates/alerts/``)."""
+
+    offices: dict[str, AlertRecipients] = Field(default_factory=dict)
+    ending_in_days: int = Field(default=2, ge=0, le=30)  # publicity ending within this many days
+    stuck_after_hours: float = Field(default=24.0, gt=0, le=24 * 90)  # failed or in doubt
+    unsent_after_hours: float = Field(default=1.0, ge=0, le=24 * 90)  # approved, nothing sent
+    sender: str = "noticecast@localhost"
+    smtp_host: str = "localhost"  # "outbox": write .eml files under out/channels/alerts/email/
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user_env: str | None = None
+    smtp_password_env: str | None = None
+    starttls: bool = False
+
+
+class XlsxImport(Section):
+    """`noticecast import-xlsx`: a sheet's own column names -> the usual ones (列名映射)."""
+
+    columns: dict[str, str] = Field(default_factory=dict)
+
+
 ALL_CHANNELS = ("site", "telegram", "wechat", "newspaper", "ticker", "sms", "board")
 DEFAULT_KIND_CHANNELS: dict[Kind, tuple[str, ...]] = {
     Kind.fund_allocation: ALL_CHANNELS,
@@ -376,6 +407,8 @@ class Config(Section):
     channels: Channels = Channels()
     publish: Publish = Publish()
     import_feed: FeedImport = FeedImport()
+    alerts: Alerts = Alerts()
+    import_xlsx: XlsxImport = XlsxImport()
 
     # Where the file was read from; relative paths in the config are relative to it.
     root: Path = Field(default=Path("."), exclude=True)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from pipeline.config import Config
     from pipeline.model import Notice
+    from pipeline.oversight.deliveries import DeliverySummary
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class RenderContext:
     # The instant the build is made as of (``pipeline.schedule``): what is public then is what
     # the outputs show. None means the end of ``today``, as ``build --today D`` asks.
     now: datetime | None = None
+    # What the ledger says reached people (``pipeline.oversight.deliveries``), for the pages
+    # that show it; read by the build, never by a renderer. None: no ledger facts given.
+    deliveries: DeliverySummary | None = None
 
     def __post_init__(self) -> None:
         if self.now is None:

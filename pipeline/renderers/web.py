@@ -43,6 +43,8 @@ from pipeline.renderers.web_listings import (
     paginate,
     published_at,
 )
+from pipeline.renderers.web_projects import TEMPLATES as OVERSIGHT_TEMPLATES
+from pipeline.renderers.web_projects import oversight_pages
 from pipeline.renderers.web_qr import qr_svg
 from pipeline.renderers.web_search import search_index
 from pipeline.templating import read_template_file
@@ -61,12 +63,15 @@ class WebRenderer(BaseRenderer):
     templates: ClassVar[tuple[str, ...]] = ("web/notice.html", "web/redirect.html")
     collection_templates: ClassVar[tuple[str, ...]] = (
         "web/listing.html", "web/item.html", "web/index.html", "web/search.html", "web/feed.xml",
-        "web/sitemap.xml", "web/site.css", "web/search.js",
+        "web/sitemap.xml", "web/site.css", "web/search.js", *OVERSIGHT_TEMPLATES,
     )
     config_sections: ClassVar[tuple[str, ...]] = ("office", "site", "regions", "timezone")
     batch_size: ClassVar[int] = 200
     # Listings order by publicity state and drop notices as their day comes: they change daily.
     collection_uses_today: ClassVar[bool] = True
+    # Project pages (projects/, stats/) show which channels carried each notice: the ledger's
+    # facts are an input of the collection.
+    collection_uses_deliveries: ClassVar[bool] = True
 
     def cache_token(self, notice: Notice, ctx: RenderContext) -> str:
         shown = "on-site" if on_site(notice, ctx.moment, ctx.config.zone) else "off-site"
@@ -98,7 +103,8 @@ class WebRenderer(BaseRenderer):
 
     def render_collection(self, notices: Sequence[Notice], ctx: RenderContext
                           ) -> Iterator[Artifact]:
-        return _SiteBuilder(self.name, notices, ctx).artifacts()
+        yield from _SiteBuilder(self.name, notices, ctx).artifacts()
+        yield from oversight_pages(self.name, notices, ctx)  # projects/ and stats/
 
 
 def _common(ctx: RenderContext) -> dict[str, Any]:
