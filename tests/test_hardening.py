@@ -343,3 +343,17 @@ def test_free_text_keeps_control_and_bidi_characters_visible_not_active() -> Non
     assert "现将[U+202E]马祖村[U+202C]" in notice.body
     assert "\t（附表）" in notice.body  # a tab is ordinary free text
     assert not any(ch in notice.body for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2069")
+
+
+def test_the_widest_panel_builds_its_preview_within_a_memory_budget(project: Path) -> None:
+    config = project / "noticecast.yaml"
+    config.write_text(config.read_text("utf-8").replace(
+        "  panel_width: 192", "  panel_width: 8192\n  preview_scale: 8").replace(
+        "  panel_height: 16", "  panel_height: 32"), "utf-8")
+    result = noticecast("build", "--only", "ticker", "--today", TODAY, cwd=project)
+    assert_clean(result)
+    assert result.returncode == 0, result.stderr
+    playlist = json.loads((project / "out" / "ticker" / "playlist.json").read_text("utf-8"))
+    preview = playlist["preview"]
+    assert preview["scale"] < 8
+    assert preview["frames"] * 8192 * 32 * preview["scale"] ** 2 <= 128 * 1024 * 1024

@@ -278,10 +278,31 @@ class PreviewPlan:
                 "covered_px": self.covered_px, "whole_loop": self.whole_loop}
 
 
+# Pixels in all the frames of a preview GIF together: Pillow holds every frame while it
+# writes the file, so a wide panel at a large scale would need gigabytes. The default panel
+# (192 x 16 at scale 4) stays far below; a wider one is previewed smaller, then more coarsely.
+PREVIEW_BUDGET_PX = 128 * 1024 * 1024
+
+
+def fit_preview(plan: PreviewPlan, panel_width: int, panel_height: int, scale: int
+                ) -> tuple[PreviewPlan, int]:
+    """The plan and scale of a preview within ``PREVIEW_BUDGET_PX``: first a smaller scale,
+    then fewer frames (a larger step, the same speed)."""
+    frame_px = panel_width * panel_height
+    while scale > 1 and plan.frames * frame_px * scale * scale > PREVIEW_BUDGET_PX:
+        scale -= 1
+    most_frames = max(1, PREVIEW_BUDGET_PX // (frame_px * scale * scale))
+    if plan.frames > most_frames:
+        step = math.ceil(plan.covered_px / most_frames)
+        plan = PreviewPlan(plan.loop_px, plan.covered_px, step, plan.speed_px_per_s)
+    return plan, scale
+
+
 def gif_bytes(strip: Image.Image, color: str, panel_width: int, plan: PreviewPlan,
               scale: int) -> bytes:
     """The panel's view of one loop, ``scale`` times larger, as an endlessly looping GIF."""
     height = strip.height
+    plan, scale = fit_preview(plan, panel_width, height, scale)
     # Read the strip cyclically: append its first panel width so every window is one crop.
     cyclic = Image.new("1", (strip.width + panel_width, height), 0)
     cyclic.paste(strip, (0, 0))

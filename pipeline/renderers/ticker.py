@@ -25,6 +25,7 @@ from pipeline.renderers.base import Artifact, BaseRenderer, RenderContext
 from pipeline.renderers.led import (
     PreviewPlan,
     face_for,
+    fit_preview,
     gif_bytes,
     parse_font_specs,
     png_bytes,
@@ -107,6 +108,9 @@ class TickerRenderer(BaseRenderer):
         strip, layout = render_strip(lines, face, settings.panel_width)
         plan = PreviewPlan.for_loop(layout.width, settings.speed_px_per_s, settings.preview_max_s,
                                    has_text=bool(lines))
+        # A wide panel is previewed smaller or more coarsely, within a memory budget.
+        plan, scale = fit_preview(plan, settings.panel_width, settings.panel_height,
+                                  settings.preview_scale)
 
         playlist: dict[str, Any] = {
             "version": PLAYLIST_VERSION,
@@ -118,7 +122,7 @@ class TickerRenderer(BaseRenderer):
             "strip": {"file": "strip.png", **layout.as_json()},
             "loop_px": layout.width,
             "loop_seconds": round(layout.width / settings.speed_px_per_s, 3),
-            "preview": {"file": "preview.gif", "scale": settings.preview_scale,
+            "preview": {"file": "preview.gif", "scale": scale,
                         **plan.as_json()},
             "items": [
                 {"id": n.id, "revision": n.revision, "kind": n.kind.value,
@@ -130,8 +134,7 @@ class TickerRenderer(BaseRenderer):
         assets = [
             self._asset("strip.png", png_bytes(strip, settings.color), "image/png"),
             self._asset("preview.gif",
-                        gif_bytes(strip, settings.color, settings.panel_width, plan,
-                                  settings.preview_scale),
+                        gif_bytes(strip, settings.color, settings.panel_width, plan, scale),
                         "image/gif"),
             # The page embeds the playlist without the checksums, which include its own.
             self._asset("tv.html", self._tv_page(playlist, ctx), "text/html; charset=utf-8"),
