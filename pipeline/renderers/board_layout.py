@@ -1,8 +1,9 @@
 """Set board sheets with WeasyPrint: one page whenever the content allows.
 
 A batch of sheets is laid out as one document, each sheet starting a page, at the configured
-body size. A sheet that runs onto a second page is set again one step smaller, with the
-others that overflowed, down to the minimum (14 pt: a board is read standing). A sheet that
+body size. A sheet that runs onto a second page is set again smaller, with the others that
+overflowed: the first step is estimated from how far it ran over, then half a point at a time,
+down to the minimum (14 pt: a board is read standing). A sheet that
 still does not fit flows onto more pages in a document of its own, where every page after the
 first repeats the title and the 编号, and every foot says "第2页 共2页".
 
