@@ -157,7 +157,7 @@ def alerts(ref: _ProjectRef, dry_run: bool, today: date | None, now_text: str | 
         for alert in found:
             people = recipients(project.config, alert.office)
             count = len(people.sms) + len(people.email)
-            out.print(f"{alert.kind}\t{alert.notice.id}\t{alert.office} ({count} recipient(s))"
+            click.echo(f"{alert.kind}\t{alert.notice.id}\t{alert.office} ({count} recipient(s))"
                       f"\t{text_of(alert, project.templates, project.config)}")
         return
     shown = _shown_ledger(project)
@@ -170,7 +170,7 @@ def alerts(ref: _ProjectRef, dry_run: bool, today: date | None, now_text: str | 
             ledger_history.record(project.state_dir, history, led.ledger_id,
                                   led.delivery_count())
     for item in sent:
-        out.print(f"{item.state}\t{item.alert.kind}\t{item.alert.notice.id}\t{item.channel}"
+        click.echo(f"{item.state}\t{item.alert.kind}\t{item.alert.notice.id}\t{item.channel}"
                   f"\t{item.recipient_label}" + (f"\t{item.reason}" if item.reason else ""))
     err.print(f"{len(found)} alert(s); {sum(s.state == 'delivered' for s in sent)} message(s) "
               "sent now (each alert reaches each person once)")
@@ -199,9 +199,9 @@ def import_xlsx_command(ref: _ProjectRef, file: Path, kind: str, sheet: str | No
     result = import_xlsx(file, parsed, project.config, folder or project.content_dir,
                          shown=str(file), sheet_name=sheet)
     for path in result.written:
-        out.print(f"written\t{project.display(path)}")
+        click.echo(f"written\t{project.display(path)}")
     for path in result.unchanged:
-        out.print(f"unchanged\t{project.display(path)}")
+        click.echo(f"unchanged\t{project.display(path)}")
     for path, why in result.kept:
         err.print(f"[yellow]{project.display(path)}: warning: {why}[/yellow]")
     print_problems(result.problems)
