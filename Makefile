@@ -13,9 +13,12 @@ demo: system-deps $(STAMP)
 	$(BIN)/noticecast build --today $(TODAY)
 	$(BIN)/noticecast publish --today $(TODAY)
 	$(BIN)/noticecast board pack --area 什邡市/师古镇/马祖村 --date $(TODAY)
+	$(BIN)/noticecast report compliance --month 2018-07 --today $(TODAY)
+	$(BIN)/noticecast report project --today $(TODAY)
 	@echo
 	@echo "Outputs:   out/web/index.html (site), out/card/, out/newspaper/, out/ticker/, out/sms/, out/wechat/"
 	@echo "Board:     out/board/<id>/sheet.pdf (公示栏 sheets), out/board/packs/ (a village's print pack)"
+	@echo "Oversight: out/web/projects/, out/web/stats/, out/reports/compliance-2018-07.{html,xlsx,pdf}, out/reports/projects/"
 	@echo "Delivered: out/channels/<channel>/ (local sinks; no credentials are configured)"
 	@echo "Ledger:    .noticecast/ledger.sqlite  (.venv/bin/noticecast status)"
 	@echo "Look:      .venv/bin/noticecast serve   or   .venv/bin/noticecast preview --today $(TODAY)"
