@@ -46,6 +46,7 @@ from pipeline.renderers.base import (
     Renderer,
     RenderOptions,
 )
+from pipeline.schedule import instant
 from pipeline.templating import make_environment, templates_digest
 
 MANIFEST_VERSION = 1
@@ -489,8 +490,10 @@ def build(project: Project, options: BuildOptions,
     names = list(options.only or registry.renderer_names())
     renderers = [registry.get_renderer(name) for name in names]
     # The ledger's facts for the pages that show them (project pages), read-only.
-    deliveries = summary_for_build(project.config.path(project.config.publish.ledger)) \
-        if any(getattr(r, "collection_uses_deliveries", False) for r in renderers) else None
+    deliveries = summary_for_build(
+        project.config.path(project.config.publish.ledger),
+        options.now or instant(options.today, project.config.zone), project.config.zone,
+    ) if any(getattr(r, "collection_uses_deliveries", False) for r in renderers) else None
     spec = ContextSpec(project.config, options.today, project.template_dirs, options.render,
                        now=options.now, deliveries=deliveries)
     ctx = spec.context()

@@ -62,7 +62,8 @@ def test_the_demo_project_page_shows_its_four_notices_the_fund_mix_and_the_chann
         when = datetime(2018, 6, 15, 9, 5, tzinfo=config.zone)
         ledger.claim([(key, "site", "idempotent")], as_of=when, actor="test")
         ledger.record([(key, Outcome(DELIVERED, attempt=1))], as_of=when, actor="test")
-    summary = summary_for_build(ledger_path)
+    demo_now = DEMO.replace(tzinfo=config.zone)
+    summary = summary_for_build(ledger_path, demo_now, config.zone)
     pages = {a.path: a for a in oversight_pages("web", loaded.notices, _ctx(config, summary))}
     html = pages["projects/SF-2018-XM-015/index.html"].data.decode()
     ids = ["sf-2017-0052", "sf-2017-0055", "sf-2018-0001", "sf-2018-0015"]
@@ -80,29 +81,37 @@ def test_the_demo_project_page_shows_its_four_notices_the_fund_mix_and_the_chann
     assert "SF-2018-XM-015" in index and "CK-2017-XM-031" in index
     # A build's ledger read is read-only: the file is not migrated or written.
     before = ledger_path.stat().st_mtime_ns
-    summary_for_build(ledger_path)
+    summary_for_build(ledger_path, demo_now, config.zone)
     assert ledger_path.stat().st_mtime_ns == before
-    assert summary_for_build(tmp_path / "missing.sqlite").carried == ()
+    assert summary_for_build(tmp_path / "missing.sqlite", demo_now, config.zone).carried == ()
     assert not (tmp_path / "missing.sqlite").exists()
 
 
-def test_the_summary_digest_changes_only_when_something_new_arrived(tmp_path: Path) -> None:
+def test_the_pages_show_what_arrived_up_to_yesterday_so_a_rerun_sends_nothing(
+        tmp_path: Path) -> None:
     config, _ = _demo()
+    zone = config.zone
     path = tmp_path / "ledger.sqlite"
-    when = datetime(2018, 7, 4, 10, tzinfo=config.zone)
+    when = datetime(2018, 7, 4, 10, tzinfo=zone)
+    later_that_day = datetime(2018, 7, 4, 23, 59, tzinfo=zone)
+    next_day = datetime(2018, 7, 5, 8, tzinfo=zone)
     key = Key("sf-2018-0012", 1, "publish", "telegram", "@chat")
     with Ledger(path) as ledger:
         ledger.claim([(key, "@chat", "at-most-once")], as_of=when, actor="t")
-    first = summary_for_build(path).digest()  # sending: nothing arrived yet
+    sending = summary_for_build(path, next_day, zone).digest()  # nothing arrived yet
     with Ledger(path) as ledger:
         ledger.record([(key, Outcome(DELIVERED, attempt=1))], as_of=when, actor="t")
-    second = summary_for_build(path).digest()
-    assert first != second
+    # The day's own runs build the same pages: the publish that delivered the site does not
+    # make the next run of the day deliver it again.
+    assert summary_for_build(path, later_that_day, zone).digest() == sending
+    arrived = summary_for_build(path, next_day, zone)
+    assert arrived.digest() != sending
+    assert [c.channel for c in arrived.of("sf-2018-0012")] == ["telegram"]
     with Ledger(path) as ledger:  # a site swap (a collection key) does not change the pages
         swap = Key("*abc", 0, "publish", "site", "web_root")
         ledger.claim([(swap, "site", "idempotent")], as_of=when, actor="t")
         ledger.record([(swap, Outcome(DELIVERED, attempt=1))], as_of=when, actor="t")
-    assert summary_for_build(path).digest() == second
+    assert summary_for_build(path, next_day, zone).digest() == arrived.digest()
 
 
 def test_check_warns_about_a_lonely_completion_and_amounts_without_correction(

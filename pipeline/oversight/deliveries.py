@@ -4,8 +4,9 @@ The build gives the site's project pages a ``DeliverySummary`` made here (throug
 connection; the build never creates or migrates the ledger), and its ``digest`` is part of the
 collection's cache key, so a page is made again exactly when a new channel carried a notice.
 Only per-notice deliveries that reached their target count, each at the moment of its first
-arrival: a site swap or a state that comes and goes does not change the pages, so the pages
-settle after one more publish instead of changing at every one.
+arrival, up to the end of the day before the build (``summary_for_build``): a site swap or a
+state that comes and goes does not change the pages, and a re-run on the same day sends
+nothing new.
 
 ``read_deliveries`` (for the compliance report and the alerts) reads every per-notice delivery
 with its current state, and the board postings.
@@ -18,7 +19,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, tzinfo
 from pathlib import Path
 
 from pipeline import board_postings
@@ -96,9 +97,15 @@ class DeliverySummary:
 EMPTY = DeliverySummary()
 
 
-def summary_for_build(ledger_path: Path) -> DeliverySummary:
-    """What reached people, for the site's pages; empty when there is no ledger yet or it
-    cannot be read (the pages then say nothing was delivered; `publish` reports the ledger)."""
+def summary_for_build(ledger_path: Path, as_of: datetime, zone: tzinfo) -> DeliverySummary:
+    """What reached people up to the end of the day before ``as_of`` (the build's instant),
+    for the site's pages; empty when there is no ledger yet or it cannot be read (the pages
+    then say nothing was delivered; `publish` reports the ledger).
+
+    The pages are a record closed daily, like the ledgers they stand for: a publish delivers
+    the site it built, so a page that showed that same run's deliveries would differ at the
+    next run and the site would go out again each time. Up to yesterday, every run of a day
+    builds the same pages, and a re-run sends nothing."""
     if not ledger_path.is_file():
         return EMPTY
     try:
@@ -106,7 +113,13 @@ def summary_for_build(ledger_path: Path) -> DeliverySummary:
             summary = _read(ledger, received_only=True)
     except LedgerError:
         return EMPTY
-    return summary
+    cut = datetime.combine(as_of.astimezone(zone).date(), time(0), tzinfo=zone)
+    carried = tuple(c for c in summary.carried if c.arrived is not None and c.arrived < cut)
+    postings = tuple(
+        Posting(p.notice_id, p.revision, p.board, p.posted,
+                p.taken_down if p.taken_down is not None and p.taken_down < cut else None)
+        for p in summary.postings if p.posted < cut)
+    return DeliverySummary(carried, postings)
 
 
 def read_deliveries(ledger_path: Path) -> DeliverySummary:
