@@ -219,9 +219,16 @@ def _parse_rows(scan: SubscriberScan, header_line: int, header_text: str,
     areas: dict[str, int] = {}
     area_names: list[str] = []
     known_areas: dict[str, str | None] = {}  # area -> why it is unknown (None: known)
-    for number, line in rows:
+    current: list[tuple[int, str]] = []  # the row the one csv reader below is reading
+
+    def texts() -> Iterator[str]:
+        for row in rows:
+            current[:] = [row]
+            yield row[1]
+
+    for cells in csv.reader(texts()):
+        number, line = current[0]
         scan.count += 1
-        cells = next(csv.reader((line,)), [])
 
         def cell(column: str, cells: list[str] = cells) -> str:
             index = columns.get(column)
