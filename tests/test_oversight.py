@@ -366,3 +366,65 @@ def test_a_period_is_a_month_or_a_range(month: str) -> None:
     assert (period.start.day, period.end.day, period.label) == (1, 31, "2018年7月")
     assert compliance.Period(period.start, period.start + timedelta(days=9)).slug == \
         "2018-07-01_2018-07-10"
+
+
+class _Mailroom:
+    """aiosmtpd handler: keeps messages, refuses one address, hangs up after one DATA."""
+
+    def __init__(self) -> None:
+        self.received: list[object] = []
+        self.hang_up_for = "hangup@shigu.example.cn"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address == "nobody@shigu.example.cn":
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        if self.hang_up_for in envelope.rcpt_tos:
+            server.transport.close()  # took it, never said so
+        self.received.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+def test_e_mail_alerts_through_a_real_smtp_server_are_never_sent_twice(tmp_path: Path) -> None:
+    import socket
+
+    controller_module = pytest.importorskip("aiosmtpd.controller")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    mailroom = _Mailroom()
+    controller = controller_module.Controller(mailroom, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        from pipeline.config import Config
+        from pipeline.oversight.alerts import find_alerts, send_alerts
+
+        base, loaded = _demo()
+        data = base.model_dump()
+        data["alerts"] = {"offices": {"什邡市师古镇人民政府": {"email": [
+            "dangzheng@shigu.example.cn", "nobody@shigu.example.cn",
+            "hangup@shigu.example.cn"]}}, "smtp_host": "127.0.0.1", "smtp_port": port}
+        config = Config.model_validate({**data, "root": base.root})
+        now = datetime(2018, 7, 12, 9, tzinfo=config.zone)
+        env = make_environment(template_dirs(REPO))
+        found = [a for a in find_alerts(loaded.notices, read_deliveries(tmp_path / "none"),
+                                        config, now)
+                 if a.kind == "publicity-ending" and a.notice.id == "sf-2018-0012"]
+        assert len(found) == 1
+        with Ledger(tmp_path / "ledger.sqlite") as ledger:
+            first = send_alerts(found, ledger, config, env, tmp_path / "sink", now)
+            states = {s.recipient_label: s.state for s in first}
+            assert states == {"d***@shigu.example.cn": "delivered",
+                              "n***@shigu.example.cn": "failed",
+                              "h***@shigu.example.cn": "in-doubt"}
+            assert len(mailroom.received) == 2
+            body = mailroom.received[0].content.decode()  # type: ignore[attr-defined]
+            assert "Subject: =?utf-8?" in body or "公示预警" in body
+            later = now + timedelta(hours=2)
+            again = send_alerts(found, ledger, config, env, tmp_path / "sink", later)
+            assert again == [] and len(mailroom.received) == 2  # nothing twice, not even a retry
+    finally:
+        controller.stop()
