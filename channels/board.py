@@ -38,6 +38,7 @@ from channels.smtp import mask_address, send
 from pipeline.build import write_atomic
 from pipeline.config import BoardChannel as Settings
 from pipeline.config import BoardTarget, Config
+from pipeline.errors import NoticecastError
 from pipeline.model import Notice
 
 EVENT_SUFFIX = {"publish": "", "correction": "-correction", "withdrawal": "-withdrawal",
@@ -92,6 +93,14 @@ class BoardChannel:
     @classmethod
     def from_config(cls, config: Config, sink: Path) -> BoardChannel:
         settings = config.channels.board
+        for board in settings.boards:
+            # A board whose area matches no notice would silently never get a sheet.
+            known, wrong = config.area_known(board.area)
+            if not known:
+                raise NoticecastError(
+                    f"channels.board.boards: area {board.area!r} is not in the configured "
+                    f"regions ({wrong or board.area!r}); write it as a path of regions:, "
+                    "e.g. 什邡市/师古镇/马祖村")
         return cls(settings, sink, root=config.root, min_days=config.rules.min_publicity_days,
                    user=Config.secret(settings.smtp_user_env),
                    password=Config.secret(settings.smtp_password_env))

@@ -21,6 +21,7 @@ from channels.base import Delivery, PermanentError, TransientError
 from channels.board import BoardChannel, job_name
 from channels.ipp import IppPrinter
 from pipeline.config import Config
+from pipeline.errors import NoticecastError
 from pipeline.model import Notice
 from pipeline.project import Project
 from pipeline.renderers.base import Artifact, RenderContext
@@ -103,6 +104,13 @@ def test_a_board_with_its_own_folder(tmp_path: Path, sheet: list[Artifact]) -> N
     channel = BoardChannel.from_config(cfg, tmp_path / "sink")
     channel.deliver(delivery(channel, cfg, sheet))
     assert (tmp_path / "boards" / "mazu" / "sf-2018-0012-r1.pdf").is_file()
+
+
+def test_a_board_outside_the_regions_is_refused(tmp_path: Path) -> None:
+    cfg = Config(regions={"什邡市": {"师古镇": ["马祖村"]}},
+                 channels={"board": {"boards": [{"area": "什邡市/师古镇/马祖屯", "clerk": "张"}]}})
+    with pytest.raises(NoticecastError, match="马祖屯"):
+        BoardChannel.from_config(cfg, tmp_path)
 
 
 def test_no_sheet_is_a_permanent_error(tmp_path: Path) -> None:
