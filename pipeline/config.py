@@ -73,6 +73,14 @@ class Site(Section):
     page_size: int = Field(default=20, ge=1, le=500)
     web_root: str | None = None  # where the site channel publishes; None: out/channels/site
     keep_previous: bool = True
+    # An urgent notice without its own ``expires:`` is in force this many days after publication.
+    urgent_days: int = Field(default=7, ge=1, le=3650)
+    # The footer identity a government site carries; empty values are left out.
+    sponsor: str | None = None  # 主办单位 (default: office.name)
+    site_code: str | None = None  # 网站标识码
+    icp: str | None = None  # ICP备案号
+    description: str | None = None  # the home page's meta description
+    max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
 
     @field_validator("base_url")
     @classmethod

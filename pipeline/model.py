@@ -446,6 +446,18 @@ class Notice(Frozen):
     # A typo fixed after sending, without a new revision: the record is updated, the people
     # who got the notice are not told again (see pipeline.publish_edits).
     minor_edit: bool = False
+    # An urgent notice is in force until then (None: ``site.urgent_days`` after publication);
+    # afterwards no channel shows it as current (pipeline.schedule.is_in_force).
+    expires: datetime | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_expiry(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A notice without ``expires`` hashes as it did before the field existed, so that adding
+        # it does not make every sent notice look changed since it was sent.
+        data: dict[str, Any] = handler(self)
+        if data.get("expires") is None:
+            data.pop("expires", None)
+        return data
 
     @field_validator("id")
     @classmethod
@@ -479,11 +491,26 @@ class Notice(Frozen):
             return datetime.combine(value, time(9, 0), tzinfo=_zone(info))
         return value
 
-    @field_validator("published")
+    @field_validator("expires", mode="before")
     @classmethod
-    def _aware(cls, value: datetime, info: ValidationInfo) -> datetime:
+    def _expires_whole_day(cls, value: Any, info: ValidationInfo) -> Any:
+        # A bare date means the end of that day, in the office's zone.
+        if isinstance(value, str) and len(value.strip()) == 10:
+            try:
+                value = date.fromisoformat(value.strip())
+            except ValueError:
+                return value
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime.combine(value, time(23, 59, 59), tzinfo=_zone(info))
+        return value
+
+    @field_validator("published", "expires")
+    @classmethod
+    def _aware(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
         # Unquoted YAML times arrive as datetimes, quoted ones as text that pydantic parses;
         # either way a time without an offset is local time in the office's zone.
+        if value is None:
+            return None
         _in_calendar(value)
         if value.tzinfo is None:
             return value.replace(tzinfo=_zone(info))

@@ -11,7 +11,10 @@ The rules:
 * an approved or withdrawn notice is public from its ``published`` moment on (a withdrawn
   notice stays on the record, marked 撤回);
 * the publicity period (公示期) runs from ``publicity.start`` to the end of ``publicity.end``
-  in the office's time zone; the moment it is over is midnight after ``end``.
+  in the office's time zone; the moment it is over is midnight after ``end``;
+* an urgent notice is in force until its ``expires`` moment (default: ``site.urgent_days``
+  after ``published``); after it, no channel shows it as current (no pinning, no screen, no
+  digest), while its page stays on the record, marked 已失效.
 """
 
 from __future__ import annotations
@@ -61,3 +64,20 @@ def end_of_publicity(notice: Notice, zone: tzinfo) -> datetime | None:
     if notice.publicity is None or notice.publicity.end >= date.max:
         return None
     return datetime.combine(notice.publicity.end + timedelta(days=1), time(0), tzinfo=zone)
+
+
+def expires_at(notice: Notice, zone: tzinfo, urgent_days: int) -> datetime | None:
+    """When an urgent notice stops being in force; None for every other kind."""
+    if not notice.is_urgent:
+        return None
+    if notice.expires is not None:
+        return notice.expires if notice.expires.tzinfo else notice.expires.replace(tzinfo=zone)
+    return published_at(notice, zone) + timedelta(days=urgent_days)
+
+
+def is_in_force(notice: Notice, now: datetime, zone: tzinfo, urgent_days: int) -> bool:
+    """Listed (public, not withdrawn) and, if urgent, not expired at ``now``."""
+    if not is_listed(notice, now, zone):
+        return False
+    until = expires_at(notice, zone, urgent_days)
+    return until is None or now < until

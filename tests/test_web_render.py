@@ -74,7 +74,7 @@ def test_correction_note_lists_the_changes(tmp_path: Path) -> None:
     assert "第2版" in html
 
 
-def test_withdrawn_keeps_its_page_but_leaves_listings(tmp_path: Path) -> None:
+def test_withdrawn_stays_on_the_record_marked(tmp_path: Path) -> None:
     withdrawn = announcement("sf-2018-0099", status="withdrawn",
                              withdrawal={"reason": "项目调整，重新公示", "on": "2018-07-06"})
     root = make_project(tmp_path / "p", [notice(), withdrawn])
@@ -82,13 +82,14 @@ def test_withdrawn_keeps_its_page_but_leaves_listings(tmp_path: Path) -> None:
     site = site_of(root)
     html = page(site, "sf-2018-0099")
     assert "已撤回" in html and "项目调整，重新公示" in html and "2018年7月6日" in html
-    listing_files = [p for p in site.rglob("index.html") if "notices" not in p.parts
-                     and p.parts[-3] != "n"]
-    assert listing_files
-    for listing in listing_files:
-        assert "sf-2018-0099" not in listing.read_text("utf-8"), listing
-    index = json.loads((site / "search" / "index.json").read_text("utf-8"))
-    assert [d[0] for d in index["docs"]] == ["sf-2018-0012"]
+    # Listed where it belongs, marked 已撤回 with the reason; never among the running ones.
+    for listing in (site / "index.html", site / area_dir("什邡市") / "index.html",
+                    site / "years" / "2018" / "index.html"):
+        text = listing.read_text("utf-8")
+        assert "sf-2018-0099" in text and "已撤回：项目调整，重新公示" in text, listing
+    assert "sf-2018-0099" not in (site / "running" / "index.html").read_text("utf-8")
+    meta = json.loads((site / "search" / "meta.json").read_text("utf-8"))
+    assert {d[0]: d[6] for d in meta["docs"]}["sf-2018-0099"] == "withdrawn"
     assert "notices/sf-2018-0099/" in (site / "sitemap.xml").read_text("utf-8")
     assert "【已撤回】" in (site / "feed.xml").read_text("utf-8")
 
@@ -208,10 +209,11 @@ def test_search_index_has_the_listed_notices(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", [notice(), announcement("sf-2018-0300")])
     build_web(root)
     site = site_of(root)
-    index = json.loads((site / "search" / "index.json").read_text("utf-8"))
-    docs = {d[0]: d for d in index["docs"]}
-    assert set(docs) == {"sf-2018-0012", "sf-2018-0300"}
-    assert "马祖村" in docs["sf-2018-0012"][6]
+    meta = json.loads((site / "search" / "meta.json").read_text("utf-8"))
+    assert {d[0] for d in meta["docs"]} == {"sf-2018-0012", "sf-2018-0300"}
+    shards = [json.loads(p.read_text("utf-8")) for p in (site / "search" / "s").glob("*.json")]
+    assert len(shards) == meta["shards"]
+    assert any("马祖" in shard for shard in shards)
     assert (site / "assets" / "search.js").is_file()
     assert html_problems((site / "search" / "index.html").read_text("utf-8")) == []
 

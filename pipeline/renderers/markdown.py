@@ -8,6 +8,7 @@ sections, so that every page keeps one ``<h1>`` and a gap-free heading order.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from urllib.parse import urlsplit
 
@@ -25,10 +26,28 @@ URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 FIRST_BODY_HEADING = 3  # the page uses h1 for the title and h2 for its sections
 
 
+_CJK = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
+
+
 @cache
 def _parser() -> MarkdownIt:
-    # "js-default" is CommonMark with html off and tables on; one parser per process.
-    return MarkdownIt("js-default", {"breaks": True, "linkify": False, "typographer": False})
+    # "js-default" is CommonMark with html off and tables on; one parser per process. A line
+    # break in the YAML is not a line break on the page: offices wrap long lines in the file
+    # (a blank line starts a paragraph; two trailing spaces or a backslash force a break).
+    return MarkdownIt("js-default", {"breaks": False, "linkify": False, "typographer": False})
+
+
+def join_soft_breaks(tokens: list[Token]) -> None:
+    """A wrapped line joins without a space between Chinese characters, with one otherwise."""
+    for token in tokens:
+        children = token.children or []
+        for index, child in enumerate(children):
+            if child.type != "softbreak":
+                continue
+            before = children[index - 1].content if index > 0 else ""
+            after = children[index + 1].content if index + 1 < len(children) else ""
+            seam = (before and _CJK.match(before[-1])) or (after and _CJK.match(after[0]))
+            child.type, child.content = "text", "" if seam else " "
 
 
 def _shift_headings(tokens: list[Token]) -> None:
@@ -45,6 +64,7 @@ def to_html(text: str) -> str:
     """Markdown text -> sanitised HTML fragment."""
     parser = _parser()
     tokens = parser.parse(text)
+    join_soft_breaks(tokens)
     _shift_headings(tokens)
     raw = parser.renderer.render(tokens, parser.options, {})
     return clean(raw)

@@ -32,7 +32,7 @@ from pipeline.renderers.led import (
     render_strip,
 )
 from pipeline.renderers.ticker_line import compose_line
-from pipeline.schedule import instant, is_public, publicity_state
+from pipeline.schedule import instant, is_in_force, is_public, publicity_state
 from pipeline.templating import read_template_file
 
 LED_FONTS = "ticker/led.yaml"
@@ -50,6 +50,8 @@ def on_air(notice: Notice, when: date | datetime, config: Config) -> bool:
     now = instant(when, config.zone)
     if notice.status is not Status.approved or not is_public(notice, now, config.zone):
         return False
+    if not is_in_force(notice, now, config.zone, config.site.urgent_days):
+        return False  # an urgent notice past its ``expires`` leaves the screens
     if "ticker" not in (notice.channels or config.channels_for(notice.kind)):
         return False
     state = publicity_state(notice, now, config.zone)

@@ -1,8 +1,10 @@
 """Where every page of the site lives, and how pages link to each other.
 
 Notice URLs are fixed from the first day (``notices/<id>/``, short link ``n/<id>/``): every
-other output prints them. Listing folders of departments and areas use a short hash of the
-name, so that URLs stay ASCII and stable whatever characters a name has.
+other output prints them. Listing folders of departments and areas are named as people read
+them (``areas/什邡市/师古镇/马祖村/``, sent percent-encoded UTF-8 in absolute URLs); the short
+hashed folders of earlier versions (``areas/2d33b9a2a9/``) stay as redirects, so that links
+printed or texted before keep working.
 
 Links inside pages are relative (``../../areas/…/``), so the site works when it is served
 under a sub-path or copied to an intranet server; only canonical links, feeds and the sitemap
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import cache
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pipeline.model import Kind
 
@@ -28,16 +30,35 @@ def short_dir(notice_id: str) -> str:
 
 @cache
 def name_slug(name: str) -> str:
-    """A stable, ASCII folder name for a department or area name."""
+    """The short ASCII folder name of earlier versions; kept as a redirect."""
     return hashlib.sha256(name.encode()).hexdigest()[:10]
 
 
+def _segment(name: str) -> str:
+    """A name as one folder: no '/' or '\\' inside it, never '.' or '..'."""
+    text = name.replace("/", "／").replace("\\", "＼").strip()
+    return text if text.strip(".") else name_slug(name)
+
+
 def area_dir(area: str) -> str:
-    return f"areas/{name_slug(area)}/"
+    return "areas/" + "".join(f"{_segment(part)}/" for part in area.split("/"))
 
 
 def department_dir(issuer: str) -> str:
+    return f"departments/{_segment(issuer)}/"
+
+
+def area_hash_dir(area: str) -> str:
+    return f"areas/{name_slug(area)}/"
+
+
+def department_hash_dir(issuer: str) -> str:
     return f"departments/{name_slug(issuer)}/"
+
+
+def url_path(path: str) -> str:
+    """A site path as it goes into an absolute URL: percent-encoded UTF-8."""
+    return quote(path, safe="/")
 
 
 def year_dir(year: int) -> str:

@@ -5,10 +5,12 @@ What is on the site (decided here, in one place):
 * **Drafts** are not on the site at all: no page, no listing, no feed entry.
 * A notice whose ``published`` moment is after the instant the build is made as of is not on
   the site yet (``pipeline.schedule``: an approved notice for 15:00 must not leak at 10:00).
-* **Withdrawn** notices keep their page (marked 已撤回) and their sitemap entry, but leave every
-  listing and the search index. Feeds keep their entry, retitled 【已撤回】 with ``updated`` moved
-  to the withdrawal day, so that a feed reader learns of the withdrawal instead of seeing the
-  entry silently vanish.
+* **Withdrawn** notices stay on the record: their page (marked 已撤回 with the reason), their
+  place in every listing (marked the same way) and in search. Feeds keep their entry, retitled
+  【已撤回】 with ``updated`` moved to the withdrawal day, so that a feed reader learns of the
+  withdrawal instead of seeing the entry silently vanish.
+* An **urgent** notice is pinned on the home page while it is in force
+  (``schedule.is_in_force``); once expired it is listed like any other, marked 已失效.
 
 Listing items are computed once per notice and shared by every listing page, so that 10,000
 notices cost 10,000 item computations, not one per page they appear on.
@@ -35,7 +37,18 @@ def on_site(notice: Notice, now: datetime, zone: tzinfo) -> bool:
 
 
 def is_listed(notice: Notice, now: datetime, zone: tzinfo) -> bool:
+    """Public and not withdrawn (feeds' current items; the 公示中 listing)."""
     return schedule.is_listed(notice, now, zone)
+
+
+ENDING_SOON_DAYS = 3
+
+
+def days_left(notice: Notice, today: date) -> int | None:
+    """Days of publicity left after today while it runs (0: ends today); None otherwise."""
+    if notice.publicity is None or notice.publicity_state(today) is not PublicityState.running:
+        return None
+    return (notice.publicity.end - today).days
 
 
 def newest_first(notices: Iterable[Notice], zone: tzinfo) -> list[Notice]:
@@ -50,10 +63,17 @@ def home_order(notices: Iterable[Notice], today: date, zone: tzinfo) -> list[Not
     return running + others
 
 
-def listing_item(notice: Notice, today: date, zone: tzinfo) -> dict[str, Any]:
+def listing_item(notice: Notice, today: date, zone: tzinfo, *, in_force: bool = True
+                 ) -> dict[str, Any]:
     """What a listing shows of a notice; plain values, cheap to render many times."""
     state = notice.publicity_state(today)
+    left = days_left(notice, today)
     return {
+        "withdrawn": notice.is_withdrawn,
+        "withdrawal_reason": notice.withdrawal.reason if notice.withdrawal else "",
+        "ending_soon": left is not None and left <= ENDING_SOON_DAYS,
+        "days_left": left,
+        "expired": notice.is_urgent and not in_force and not notice.is_withdrawn,
         "id": notice.id,
         "dir": notice_dir(notice.id),
         "title": notice.title,
