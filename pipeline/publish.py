@@ -410,7 +410,7 @@ class _Session:
         if hasattr(channel, "accepts"):
             rules["accepts"] = channel.accepts
         if hasattr(channel, "newsworthy"):
-            day = self.now.date()
+            day = local_day(self.now, self.config.zone)
             rules["newsworthy"] = lambda notice: channel.newsworthy(notice, day)
         return rules
 
