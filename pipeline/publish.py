@@ -1,57 +1,69 @@
 """Publishing, top to bottom: the only step that reaches people, and always through the ledger.
 
-``noticecast publish`` runs these steps, in this order:
+``noticecast publish`` runs these steps, in this order (docs/publishing.md tells the promises):
 
 1. **The clock.** ``now`` is the real time in the office's time zone, or a given moment:
    ``--today D`` means "as of D 23:59:59" (everything published that day is due), ``--now``
-   takes an exact ISO 8601 moment. Retries are scheduled on this clock, so a test (or an
-   office catching up) controls time by passing it.
+   takes an exact ISO 8601 moment. Retries are scheduled on this clock, and everything the run
+   builds is made as of it (``pipeline.schedule``): nothing is public before its time.
 2. **The lock.** ``.noticecast/publish.lock`` is taken with ``flock`` (``pipeline.publish_lock``):
-   a second publisher fails at once with LockHeldError, or queues with ``--wait``. The kernel
-   releases it when a run dies, so a crash never leaves it stuck.
-3. **Recovery.** A ``sending`` row found now was left by a run that died between writing its
+   a second publisher fails at once with LockHeldError, or queues with ``--wait``. Render
+   workers never hold it and die with the run; a lock left by a dead run is taken over, with a
+   warning.
+3. **The ledger fails safe** (``pipeline.ledger_history``): a project that has published
+   refuses a missing, empty or replaced ledger instead of sending everything again.
+4. **Recovery.** A ``sending`` row found now was left by a run that died between writing its
    intent and recording the outcome. On an idempotent channel (files, the site, the ticker
    playlist) it goes back to ``pending`` and is simply delivered again. On an at-most-once
    channel (SMS, Telegram: a duplicate reaches a person) it becomes ``in-doubt``: never resent
    on its own, listed by ``noticecast status`` until an operator runs
    ``noticecast resolve KEY --delivered`` (it did arrive) or ``--resend``.
-4. **Load** the notices, **open the channels** named by the notices (``notice.channels`` or the
+5. **Load** the notices, **open the channels** named by the notices (``notice.channels`` or the
    config's channels for the kind, limited by ``--channel``) and ask each for its targets; an
    SMS channel's targets are the subscribers, matched to each notice by area.
-5. **Plan** (``pipeline.publish_plan``, pure): which delivery keys
+6. **Plan** (``pipeline.publish_plan``, pure): which delivery keys
    ``(notice, revision, event, channel, target)`` are due now: publications, corrections (only to
    earlier recipients), withdrawals, expiries (the end of a publicity period, for the site and
    the ticker), pending keys and retries whose ``next_at`` has come. Pending or retrying keys
    that a newer revision or a withdrawal made pointless are ``cancelled``. SMS texts a first
    publication only while the notice is current (the SMS renderer's rule), so the first run
-   of a new ledger does not text last year's notices. An edit without a new revision is not
-   a delivery: a change people must hear about is a correction. ``--dry-run`` stops here and
+   of a new ledger does not text last year's notices. A notice changed after it reached an
+   at-most-once channel, without a new revision, is named in a warning and recorded
+   (``pipeline.publish_edits``); it is never resent silently. ``--dry-run`` stops here and
    prints the plan; it writes nothing at all.
-6. **Build** (``pipeline.build.build``) the renderers those channels need, incrementally, so
-   the artifacts are current; then read them back with ``artifacts_of``. Publish renders
-   nothing itself, except the SMS digest text, which is composed per subscriber by the pure
-   ``pipeline.renderers.sms.compose_digest``.
-7. **Deliver**, one channel call per batch (one notice; or one collection swap covering every
+7. **Build** (``pipeline.build.build``), as of ``now``, the renderers the due deliveries need
+   and those of every collection channel. A collection target (the site, a playlist) whose
+   content differs from what it last received gets a delivery keyed on that content
+   (``Batch.snapshot``), so an edit or a notice whose hour came reaches it. Publish renders
+   nothing itself, except the SMS digest text, composed once per distinct digest by the pure
+   ``pipeline.renderers.sms.DigestCache``.
+8. **Deliver**, one channel call per batch (one notice; or one collection swap covering every
    due key of a site or playlist target; or one digest covering every due notice of a
    subscriber):
 
-   a. *intent*: append ``sending`` for every key of the batch, in one transaction
-      (``Ledger.claim``; a key another run got to first is skipped);
-   b. *call* ``channel.deliver(delivery)``; for the withdrawal of a notice-scoped delivery,
+   a. *payload*: a retry carries what its first attempt carried (kept in the ledger); a first
+      attempt carries this build's outputs of this revision and this content. Outputs that
+      failed to render, are stale, of another revision or unreadable are not sent: the keys
+      stay ``pending`` with the reason ("blocked: …") and the run exits non-zero;
+   b. *intent*: append ``sending`` with the payload for every key of the batch, in one
+      transaction (``Ledger.claim``; a key another run got to first is skipped);
+   c. *call* ``channel.deliver(delivery)``; for the withdrawal of a notice-scoped delivery,
       first ``channel.withdraw(previous receipt)`` (take back what can be taken back), then
       the ``withdrawal`` delivery (tell the rest: Telegram edits its caption to 【撤回】);
-   c. *outcome*: ``delivered`` with the receipt; ``TransientError`` becomes ``retry`` with
+   d. *outcome*: ``delivered`` with the receipt; ``TransientError`` becomes ``retry`` with
       ``next_at`` from exponential backoff with jitter (``pipeline.publish_backoff``; a
       ``retry_after`` from the far side wins), or ``failed`` once ``publish.max_attempts``
       attempts were made; ``PermanentError`` becomes ``failed`` with its reason and is never
       retried. ``InDoubtError`` (a timeout after the request went out) and any unexpected
       exception may mean it arrived: on an at-most-once channel the key becomes ``in-doubt``
-      for an operator, on an idempotent one it is retried like a transient error.
+      for an operator, on an idempotent one it is retried like a transient error. A local
+      write the disk refused (``ResourceError``) left nothing behind and is retried.
 
    The ledger is SQLite in WAL mode, append-only (``pipeline.ledger``); the intent is on
    disk before the call, so whatever instant a run is killed at, the next run knows what
    might have gone out.
-8. **Report**: per channel, the keys delivered, scheduled for retry, failed, and in doubt.
+9. **Report**: per channel, the keys delivered, scheduled for retry, failed, blocked and in
+   doubt. Every channel is closed (an SMPP session unbinds).
 
 ``noticecast next`` plans without delivering and prints when something is due next (now, a
 ``published`` time, the end of a publicity period, a retry). ``publish --watch`` is this whole
@@ -119,7 +131,7 @@ from pipeline.renderers.base import RenderContext
 from pipeline.schedule import local_day
 
 # The renderer whose built outputs each built-in channel carries. A plug-in channel names its
-# own with a ``renderer`` class attribute; SMS composes its digest per subscriber instead.
+# own with a ``renderer`` class attribute; SMS composes its digests at publish instead.
 CHANNEL_RENDERERS: dict[str, str | None] = {
     "site": "web", "telegram": "card", "newspaper": "newspaper", "ticker": "ticker",
     "sms": None, "memory": None, "wechat": "wechat", "board": "board",

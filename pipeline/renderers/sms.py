@@ -46,7 +46,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
@@ -57,6 +57,7 @@ from pipeline.renderers.base import Artifact, BaseRenderer, RenderContext
 from pipeline.renderers.sms_segment import LIMITS, Segmentation, encoding_of, segment, units_of
 from pipeline.renderers.sms_words import MIN_CUT, WHOLE, ItemWords, item_words
 from pipeline.renderers.web_links import area_dir
+from pipeline.schedule import is_public
 
 DigestEvent = Literal["publish", "correction", "withdrawal", "expiry"]
 HOTLINE = "12317"  # the national poverty-alleviation supervision hotline
@@ -320,14 +321,14 @@ def digest_json(digest: Digest, **extra: Any) -> dict[str, Any]:
 
 
 def current_notices(notices: Sequence[Notice], ctx: RenderContext) -> list[Notice]:
-    """Approved, due notices worth a text on ``ctx.today``: publicity running, or (without a
+    """Approved, public notices worth a text as of ``ctx.now``: publicity running, or (without a
     publicity period) published within the last ``rules.min_publicity_days`` days."""
     config = ctx.config
-    end_of_day = datetime.combine(ctx.today, time.max, tzinfo=config.zone)
     recent = ctx.today - timedelta(days=config.rules.min_publicity_days)
     chosen = []
     for notice in notices:
-        if notice.status is not Status.approved or not notice.is_due(end_of_day):
+        if notice.status is not Status.approved or not is_public(notice, ctx.moment,
+                                                                  config.zone):
             continue
         state = notice.publicity_state(ctx.today)
         if state is PublicityState.running or (
