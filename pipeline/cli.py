@@ -118,15 +118,17 @@ def check(ref: _ProjectRef, paths: tuple[Path, ...], fmt: str) -> None:
     edits += project_warnings(result.notices, result.paths,  # 竣工公示 alone, amounts apart
                               {i: project.display(p) for i, p in result.paths.items()})
     # Settings that would make a channel go silent; only for a check of the whole project.
-    edits += [] if paths else config_warnings(project)
+    # They are about noticecast.yaml, not the notices, so they go to stderr with the summary.
+    settings = [] if paths else config_warnings(project)
     if fmt == "json":
         click.echo(json.dumps({
             "files": files, "valid": len(result.notices), "invalid": len(result.invalid),
-            "problems": [p.as_dict() for p in [*result.problems, *edits]]},
+            "problems": [p.as_dict() for p in [*result.problems, *edits, *settings]]},
             ensure_ascii=False, indent=2))
     else:
         for problem in [*result.problems, *edits]:
             click.echo(str(problem))
+        print_problems(settings)
         tone = "red" if result.problems else "green"
         err.print(f"[{tone}]{files} file(s): {len(result.notices)} valid, "
                   f"{len(result.invalid)} invalid[/{tone}]")

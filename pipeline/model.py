@@ -448,7 +448,7 @@ class Notice(Frozen):
     minor_edit: bool = False
     # An urgent notice is in force until then (None: ``site.urgent_days`` after publication);
     # afterwards no channel shows it as current (pipeline.schedule.is_in_force).
-    expires: datetime | None = None
+    expires: Annotated[datetime, AfterValidator(_in_calendar)] | None = None
 
     @model_serializer(mode="wrap")
     def _without_unset_expiry(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

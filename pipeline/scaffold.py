@@ -51,6 +51,7 @@ PUBLICITY_OPTIONAL = """\
 PROJECT = """\
 project:  ## 项目明细（项目明细表）
   name: 请填写项目名称  ## 项目名称
+  # code: SF-2018-XM-001  ## 项目编号（可删；计划、公示、更正、竣工公示同一编号即同一项目）
   location: 请填写实施地点  ## 实施地点
   content: 请填写建设内容  ## 建设内容（建设任务）
   subsidy_standard: 请填写补助标准  ## 补助标准（可删）
@@ -106,6 +107,8 @@ TAIL = """\
 #   changes:
 #     - 某项由某某更正为某某
 #   sms_summary: 总投资更正为47.8万元  ## 短信里的更正说明（可删；说明较长时填写，至多60字）
+# minor_edit: true  ## 发出后只改错别字、不通知已收到的人时填写（可删）
+# expires: {today} 18:00  ## 紧急通知的失效时间（可删；不填则按 site.urgent_days 计算）
 # withdrawal:  ## 撤回说明：status 为 withdrawn 时必填
 #   reason: 请说明撤回原因
 #   on: {today}

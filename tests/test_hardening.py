@@ -128,7 +128,7 @@ def test_a_missing_subscriber_list_warns_in_check_and_fails_publish(project: Pat
     check = noticecast("check", cwd=project)
     assert check.returncode == 0
     assert ("subscribers.csv: warning: the subscriber list configured in sms.subscribers does "
-            "not exist") in check.stdout
+            "not exist") in check.stderr
     published = noticecast("publish", "--channel", "sms", "--today", TODAY, cwd=project)
     assert_clean(published)
     assert published.returncode == 1
