@@ -8,6 +8,7 @@ skip YAML and validation entirely.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 from collections.abc import Iterable, Sequence
@@ -174,10 +175,15 @@ class ParseCache:
             self.dirty = True
         if not self.dirty:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps((self.salt, self.entries), protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(pickle.dumps((self.salt, self.entries),
+                                         protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, self.path)
+        except OSError:  # a full or read-only disk: the cache is only a speed-up, go without
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 # Parsing is CPU-bound (YAML and validation, about 1 ms a file); past this many files that are
