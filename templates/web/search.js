@@ -212,8 +212,9 @@
     }).catch(function () { /* the snippet is a nicety; the result stands without it */ });
   }
 
-  function show(result) {
+  function show(result, query) {
     list.textContent = "";
+    list.setAttribute("data-query", query);  /* what the list answers (tests wait for it) */
     var hits = result.hits, count = hits.length, fullCount = hits.filter(function (h) { return h.full; }).length;
     var pages = Math.max(1, Math.ceil(count / PAGE));
     if (page > pages) { page = pages; }
@@ -277,7 +278,7 @@
       return loadGrams(grams);
     }).then(function () {
       if (mine !== generation) { return; }  // a newer keystroke has taken over
-      show(rank(query, f));
+      show(rank(query, f), query);
     }).catch(function () {
       if (mine === generation) { status.textContent = "索引载入失败，请稍后再试。"; }
     });
