@@ -38,6 +38,17 @@ def noticecast(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           timeout=180)
 
 
+def _config_with(folder: Path, **sections: object) -> None:
+    """The demo config with some sections replaced."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "noticecast.yaml").read_text("utf-8"))
+    data.update(sections)
+    (folder / "noticecast.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    if (REPO / "subscribers.csv").exists():
+        shutil.copy(REPO / "subscribers.csv", folder / "subscribers.csv")
+
+
 def _demo():  # type: ignore[no-untyped-def]
     config = load_config(REPO / "noticecast.yaml")
     loaded = load_notices((REPO / "content",), config, REPO)
@@ -282,10 +293,9 @@ def test_report_compliance_command_writes_html_xlsx_and_pdf(tmp_path: Path) -> N
 
 def test_alerts_reach_each_office_once_over_repeated_runs(tmp_path: Path) -> None:
     shutil.copytree(REPO / "content", tmp_path / "content")
-    config = (REPO / "noticecast.yaml").read_text("utf-8")
-    config += ("\nalerts:\n  offices:\n    \"*\":\n      sms: [\"13800000001\"]\n"
-               "    什邡市师古镇人民政府:\n      sms: [\"13800000002\", \"13800000003\"]\n")
-    (tmp_path / "noticecast.yaml").write_text(config, "utf-8")
+    _config_with(tmp_path, alerts={"offices": {
+        "*": {"sms": ["13800000001"]},
+        "什邡市师古镇人民政府": {"sms": ["13800000002", "13800000003"]}}})
     first = noticecast("alerts", "--today", "2018-07-12", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     outbox = tmp_path / "out" / "channels" / "alerts" / "sms"
@@ -294,7 +304,7 @@ def test_alerts_reach_each_office_once_over_repeated_runs(tmp_path: Path) -> Non
     # 马祖村's publicity ends on the 14th: two days ahead, to both of 师古镇's phones.
     mazu = [t for t in texts if "publicity-ending-sf-2018-0012" in t["digest_id"]]
     assert sorted(t["phone"] for t in mazu) == ["13800000002", "13800000003"]
-    assert "7月14日" in "".join(mazu[0]["parts"]).replace("2018年", "")
+    assert "公示期将于2018年7月14日结束（还有2天）" in "".join(mazu[0]["parts"])
     assert any("not-sent" in t["digest_id"] for t in texts)  # nothing was ever published
     second = noticecast("alerts", "--today", "2018-07-12", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
@@ -346,9 +356,7 @@ def test_import_xlsx_writes_notices_and_locates_a_bad_cell(tmp_path: Path) -> No
 
 
 def test_import_xlsx_renames_columns_from_the_config(tmp_path: Path) -> None:
-    config = (REPO / "noticecast.yaml").read_text("utf-8")
-    config += "\nimport_xlsx:\n  columns:\n    中央资金（元）: 金额（元）\n"
-    (tmp_path / "noticecast.yaml").write_text(config, "utf-8")
+    _config_with(tmp_path, import_xlsx={"columns": {"中央资金（元）": "金额（元）"}})
     book = Workbook()
     sheet = book.active
     sheet.append([h if h != "金额（元）" else "中央资金（元）" for h in HEADERS])
