@@ -174,12 +174,15 @@ class Journal:
         self.path = cache_dir / "build.journal"
 
     def note(self, renderer: str, entry_id: str) -> None:
-        _make_dir(self.path.parent)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, f"{renderer}\t{entry_id}\n".encode())
-        finally:
-            os.close(fd)
+            _make_dir(self.path.parent)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, f"{renderer}\t{entry_id}\n".encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:  # nothing was rewritten yet: the entry stays as it was
+            raise ResourceError.from_os_error(exc, self.path) from None
 
     def unfinished(self) -> set[tuple[str, str]]:
         try:

@@ -360,7 +360,7 @@ class _Session:
                               self.ledger.delivery_count())
         self.history = ledger_history.History.read(self.project.state_dir)
 
-    # -- step 4 and 5: load, open the channels, plan --------------------------------------
+    # -- steps 5 and 6: load, open the channels, plan --------------------------------------
 
     def plan_run(self, rows: list[Row] | None = None, cache: bool = True) -> PublishReport:
         cache_file = self.project.cache_dir / "notices.pickle" if cache else None
@@ -449,7 +449,7 @@ class _Session:
             wanted = self.area_wants[key] = bool(applies_to(notice, key[1], self.config))
         return wanted
 
-    # -- step 5b: cancel what became pointless --------------------------------------------
+    # -- step 6c: cancel what became pointless --------------------------------------------
 
     def cancel(self, report: PublishReport) -> None:
         assert self.ledger is not None
@@ -461,7 +461,7 @@ class _Session:
         for row, _ in report.plan.cancel:
             report.tally(row.key.channel).cancelled += 1
 
-    # -- step 6: build --------------------------------------------------------------------
+    # -- step 7: build --------------------------------------------------------------------
 
     def build(self, report: PublishReport, progress: ProgressCallback | None) -> None:
         """Build, as of the run's instant, what the due deliveries carry and what every
@@ -475,14 +475,19 @@ class _Session:
             return
         options = BuildOptions(today=local_day(self.now, self.config.zone), now=self.now,
                                only=renderers)
-        report.build = build(self.project, options, progress and (
-            lambda done, total: progress("build", done, total)))
+        try:
+            report.build = build(self.project, options, progress and (
+                lambda done, total: progress("build", done, total)))
+        except ResourceError as exc:  # the disk refused: what was built stays, checked below
+            report.problems.append(Problem(Location(self.project.display(
+                self.project.out_dir)), f"the build could not finish: {exc}"))
         self.manifest = Manifest(self.project.cache_dir / "manifest.json")
-        # Load problems are reported already; what is new here are render errors.
-        known = set(report.problems)
-        report.warnings.extend(p for p in report.build.problems if p not in known)
+        if report.build is not None:
+            # Load problems are reported already; what is new here are render errors.
+            known = set(report.problems)
+            report.warnings.extend(p for p in report.build.problems if p not in known)
 
-    # -- step 5c: edits after sending -----------------------------------------------------
+    # -- step 6b: edits after sending -----------------------------------------------------
 
     def check_edits(self, report: PublishReport) -> None:
         assert self.ledger is not None
@@ -500,7 +505,7 @@ class _Session:
         path = self.paths.get(notice_id)
         return Location(self.project.display(path) if path else notice_id)
 
-    # -- step 6b: collection targets whose content changed ----------------------------------
+    # -- step 7b: collection targets whose content changed ----------------------------------
 
     def snapshots(self, report: PublishReport) -> None:
         """A collection target (the site, a playlist) that last received other content than
@@ -524,7 +529,7 @@ class _Session:
                     report.plan.batches.append(batch)
                 batch.snapshot = Key(f"*{current[:16]}", 0, "publish", name, target.key)
 
-    # -- step 7: deliver ------------------------------------------------------------------
+    # -- step 8: deliver ------------------------------------------------------------------
 
     def deliver(self, report: PublishReport, progress: ProgressCallback | None) -> None:
         total = len(report.plan.items)
@@ -661,7 +666,10 @@ class _Session:
             artifacts = []
             notices = {i.notice.id: i.notice.content_hash for i in items}
             if renderer is not None:
-                failed = report.build.failed if report.build else {}
+                if report.build is None:  # a half-finished build is never swapped in
+                    raise RenderError(None, "the build did not finish; the site and the "
+                                            "playlists wait for a complete one")
+                failed = report.build.failed
                 if (renderer, COLLECTION) in failed:
                     raise RenderError(None, f"render failed: {failed[(renderer, COLLECTION)]}")
                 artifacts = artifacts_of(self.project, renderer, COLLECTION)
@@ -733,7 +741,7 @@ class _Session:
                         target=batch.target, artifacts=[artifact], event=_event_of(items),
                         previous=previous)
 
-    # -- step 8: what is left for an operator ---------------------------------------------
+    # -- step 9: what is left for an operator ---------------------------------------------
 
     def finish(self, report: PublishReport) -> None:
         assert self.ledger is not None

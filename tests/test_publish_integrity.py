@@ -421,3 +421,29 @@ def test_no_channel_names_a_notice_before_its_published_moment(
             if status == "draft" or published > now:
                 assert f"标题{notice_id}" not in public, (notice_id, published, now)
                 assert not any(i.notice.id == notice_id for i in report.plan.items)
+
+
+# -- a full disk ---------------------------------------------------------------------------------
+
+def test_a_publish_on_a_full_disk_sends_nothing_half_built_and_the_next_run_completes(
+        tmp_path: Path, full_disk: Path) -> None:
+    root = make_project(tmp_path / "p")
+    for number in range(3):
+        write_notice(root, f"n-{number}", channels=("site", "telegram"),
+                     published="2018-07-08 09:00:00")
+    (root / "out").symlink_to(full_disk / "folder")
+    full = run_cli(root, "publish", "--today", DAY1)
+    assert full.returncode != 0
+    assert "Traceback" not in full.stderr and "internal error" not in full.stderr
+    assert "No space left on device: the disk is full" in full.stderr
+    states = _states(root)
+    assert states and {state for state, _ in states.values()} == {"pending"}
+    assert all(reason and reason.startswith("blocked:") for _, reason in states.values())
+
+    (full_disk / "filler").unlink()  # the clerk makes room
+    subprocess.run(["mount", "-o", "remount,size=64m", str(full_disk)], check=True)
+    again = run_cli(root, "publish", "--today", DAY1)
+    assert again.returncode == 0, again.stderr
+    assert {state for state, _ in _states(root).values()} == {"delivered"}
+    assert not list((full_disk / "folder").rglob("*.tmp"))
+    assert len(list((full_disk / "folder" / "channels" / "telegram").rglob("*.json"))) == 3
