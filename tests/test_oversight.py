@@ -73,6 +73,9 @@ def test_the_demo_project_page_shows_its_four_notices_the_fund_mix_and_the_chann
         when = datetime(2018, 6, 15, 9, 5, tzinfo=config.zone)
         ledger.claim([(key, "site", "idempotent")], as_of=when, actor="test")
         ledger.record([(key, Outcome(DELIVERED, attempt=1))], as_of=when, actor="test")
+        for phone in ("sub-1", "sub-2", "sub-3"):  # one SMS digest to three subscribers
+            _deliver(ledger, Key("sf-2018-0015", 1, "publish", "sms", phone),
+                     when + timedelta(minutes=10), mode="at-most-once")
     demo_now = DEMO.replace(tzinfo=config.zone)
     summary = summary_for_build(ledger_path, demo_now, config.zone)
     pages = {a.path: a for a in oversight_pages("web", loaded.notices, _ctx(config, summary))}
@@ -86,6 +89,8 @@ def test_the_demo_project_page_shows_its_four_notices_the_fund_mix_and_the_chann
         assert fund in html
     assert "412户，其中贫困户46户" in html
     assert "网站：2018年6月15日 09:05" in html
+    assert "短信（3处）：2018年6月15日 09:15" in html
+    assert len(summary.of("sf-2018-0015")) == 2  # folded: one line a channel
     assert "已验收" in html  # the 竣工公示's publicity period ended on 6月24日
     assert "projects/CK-2017-XM-031/index.html" in pages
     index = pages["projects/index.html"].data.decode()

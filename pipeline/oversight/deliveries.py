@@ -51,6 +51,7 @@ class Carried:
     since: datetime  # the logical moment of its latest event
     arrived: datetime | None  # the logical moment it first reached the target
     reason: str | None = None
+    targets: int = 1  # how many targets this line stands for (the build folds them)
 
     @property
     def received(self) -> bool:
@@ -88,7 +89,7 @@ class DeliverySummary:
 
     def digest(self) -> str:
         rows = [(c.notice_id, c.revision, c.event, c.channel, c.target, c.state,
-                 c.arrived.isoformat() if c.arrived else None) for c in self.carried]
+                 c.arrived.isoformat() if c.arrived else None, c.targets) for c in self.carried]
         rows += [(p.notice_id, p.revision, p.board, p.posted.isoformat(),
                   p.taken_down.isoformat() if p.taken_down else None) for p in self.postings]
         return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()[:24]
@@ -114,7 +115,20 @@ def summary_for_build(ledger_path: Path, as_of: datetime, zone: tzinfo) -> Deliv
     except LedgerError:
         return EMPTY
     cut = datetime.combine(as_of.astimezone(zone).date(), time(0), tzinfo=zone)
-    carried = tuple(c for c in summary.carried if c.arrived is not None and c.arrived < cut)
+    # One line per notice and channel (an SMS digest reaches thousands of phones; the page
+    # says how many, and when the first had it): small enough to hand to every worker.
+    folded: dict[tuple[str, str], tuple[Carried, set[str], datetime]] = {}
+    for item in summary.carried:
+        if item.arrived is None or item.arrived >= cut:
+            continue
+        key = (item.notice_id, item.channel)
+        first, targets, earliest = folded.get(key, (item, set(), item.arrived))
+        targets.add(item.target)
+        folded[key] = (first, targets, min(earliest, item.arrived))
+    carried = tuple(
+        Carried(first.notice_id, first.revision, first.event, first.channel, first.target,
+                first.target_label, first.state, earliest, earliest, None, len(targets))
+        for first, targets, earliest in folded.values())
     postings = tuple(
         Posting(p.notice_id, p.revision, p.board, p.posted,
                 p.taken_down if p.taken_down is not None and p.taken_down < cut else None)

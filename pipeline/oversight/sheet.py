@@ -34,13 +34,14 @@ def channels_of(notice_id: str, summary: DeliverySummary | None, zone: ZoneInfo,
             continue
         entry = found.setdefault(item.channel, {"channel": item.channel,
                                                 "label": channel_label(item.channel),
-                                                "targets": set(), "first": item.arrived})
-        entry["targets"].add(item.target)
+                                                "targets": {}, "first": item.arrived})
+        # A target that had revision 1 and its correction counts once.
+        entry["targets"][item.target] = max(entry["targets"].get(item.target, 0), item.targets)
         entry["first"] = min(entry["first"], item.arrived)
     rows = []
     for channel in sorted(found, key=lambda c: found[c]["first"]):
         entry = found[channel]
-        count = len(entry["targets"])
+        count = sum(entry["targets"].values())
         rows.append({"label": entry["label"], "channel": channel, "count": count,
                      "when": moment_text(entry["first"], zone), "until": None})
     for posting in summary.postings_of(notice_id):
