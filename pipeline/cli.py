@@ -108,6 +108,8 @@ def check(ref: _ProjectRef, paths: tuple[Path, ...], fmt: str) -> None:
     project = ref.get()
     targets = paths or (project.content_dir,)
     result = load_notices(targets, project.config, project.root)
+    for problems in project.config.broken_channels.values():  # those channels send nothing
+        result.problems.extend(problems)
     files = len(discover(targets))
     from pipeline.config_check import config_warnings
     from pipeline.publish import edit_warnings
@@ -117,6 +119,12 @@ def check(ref: _ProjectRef, paths: tuple[Path, ...], fmt: str) -> None:
 
     edits += project_warnings(result.notices, result.paths,  # 竣工公示 alone, amounts apart
                               {i: project.display(p) for i, p in result.paths.items()})
+    from pipeline.attachments import attachment_problems
+
+    missing = attachment_problems(result.notices, result.paths,  # the site hosts them
+                                  {i: project.display(p) for i, p in result.paths.items()},
+                                  project.config)
+    edits += missing
     # Settings that would make a channel go silent; only for a check of the whole project.
     # They are about noticecast.yaml, not the notices, so they go to stderr with the summary.
     settings = [] if paths else config_warnings(project)
@@ -132,7 +140,7 @@ def check(ref: _ProjectRef, paths: tuple[Path, ...], fmt: str) -> None:
         tone = "red" if result.problems else "green"
         err.print(f"[{tone}]{files} file(s): {len(result.notices)} valid, "
                   f"{len(result.invalid)} invalid[/{tone}]")
-    sys.exit(1 if result.problems else 0)
+    sys.exit(1 if result.problems or missing else 0)
 
 
 @cli.command()

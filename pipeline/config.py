@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from pipeline import yamlsrc
-from pipeline.errors import ConfigError, InputError
+from pipeline.errors import ConfigError, InputError, Problem
 from pipeline.model import DEFAULT_TIMEZONE, Kind, Level
 from pipeline.yamlsrc import FieldProblem
 
@@ -420,6 +420,9 @@ class Config(Section):
 
     # Where the file was read from; relative paths in the config are relative to it.
     root: Path = Field(default=Path("."), exclude=True)
+    # Channels whose own settings are wrong, with the located problems: out of service, while
+    # every other channel publishes (``load_config``).
+    broken_channels: dict[str, tuple[Problem, ...]] = Field(default_factory=dict, exclude=True)
 
     @field_validator("timezone")
     @classmethod
@@ -539,10 +542,42 @@ def load_config(path: Path | None, *, display_root: Path | None = None) -> Confi
         raise ConfigError(exc.problems) from None
     if not isinstance(doc.data, dict):
         raise ConfigError.at(shown, 1, 1, "the config must be a YAML mapping of settings")
+    data = {**doc.data, "root": path.parent.resolve()}
     try:
-        return Config.model_validate({**doc.data, "root": path.parent.resolve()})
+        return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(yamlsrc.validation_problems(doc, exc, Config)) from None
+        problems = yamlsrc.validation_problems(doc, exc, Config)
+        broken = _broken_channels(exc)
+        if not broken:
+            raise ConfigError(problems) from None
+    # Every error lies in the settings of some channels: those channels are out of service
+    # (publish reports them and sends nothing there), the rest of the office keeps publishing.
+    channels = {k: v for k, v in (data.get("channels") or {}).items() if k not in broken}
+    try:
+        config = Config.model_validate({**data, "channels": channels})
+    except ValidationError:
+        raise ConfigError(problems) from None
+    for name in sorted(broken):
+        model: Any = Channels.model_fields[name].annotation
+        try:
+            model.model_validate(data["channels"][name])
+            found = [p for p in problems if f"channels.{name}" in str(p)]
+        except ValidationError as exc:
+            found = yamlsrc.validation_problems(doc, exc, model, ("channels", name))
+        config.broken_channels[name] = tuple(found or problems)
+    return config
+
+
+def _broken_channels(exc: ValidationError) -> set[str]:
+    """The channels whose settings hold every error, or an empty set if any error lies
+    elsewhere (then the whole config is refused)."""
+    names = set()
+    for error in exc.errors(include_url=False):
+        loc = error["loc"]
+        if len(loc) < 3 or loc[0] != "channels" or not isinstance(loc[1], str):
+            return set()
+        names.add(loc[1])
+    return names
 
 
 def _display(path: Path, root: Path | None) -> str:

@@ -95,6 +95,7 @@ from pipeline.build import (
 )
 from pipeline.config import Config
 from pipeline.errors import (
+    ConfigError,
     InDoubtError,
     InputError,
     LedgerError,
@@ -394,6 +395,11 @@ class _Session:
         return [n for n in names if self.options.channel in (None, n)]
 
     def open_channel(self, name: str, notices: list[Notice], report: PublishReport) -> None:
+        broken = self.config.broken_channels.get(name)
+        if broken:  # its settings are wrong: nothing goes there, every other channel goes on
+            raise ConfigError([*broken, Problem(Location(f"channel {name}"), (
+                "out of service until its settings are fixed; nothing was sent on it, the "
+                "other channels published"))])
         cls = registry.channel_class(name)
         sink = self.project.out_dir / "channels" / name
         channel = cls.from_config(self.config, sink=sink)

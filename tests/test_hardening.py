@@ -69,9 +69,30 @@ def test_every_bad_setting_is_one_located_line(tmp_path: Path, name: str) -> Non
     assert_clean(result)
     line, col, message = expected(CORPUS / "config")[name]
     assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
+    # A wrong channel setting takes only that channel out of service, so the rest of the
+    # config loads and check goes on (its other findings may follow); any other is alone.
+    lines = [entry for entry in (result.stdout + result.stderr).splitlines()
+             if entry.startswith("noticecast.yaml:")]
     assert len(lines) == 1 and lines[0].startswith(f"noticecast.yaml:{line}:{col}: "), lines
     assert message in lines[0]
+    if not message.startswith("channels."):
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_wrong_channel_setting_stops_that_channel_only(project: Path) -> None:
+    config = project / "noticecast.yaml"
+    config.write_text(config.read_text("utf-8").replace(
+        "    endpoint: null                  # set a signage/playout URL to push by HTTP",
+        "    endpoint: http://127.0.0.1:99999/x"), "utf-8")
+    result = noticecast("publish", "--today", TODAY, "--channel", "ticker", cwd=project)
+    assert_clean(result)
+    assert result.returncode == 1
+    assert "noticecast.yaml:" in result.stderr and "has a port outside 1 to 65535" in \
+        result.stderr
+    assert "channel ticker: out of service until its settings are fixed" in result.stderr
+    site = noticecast("publish", "--today", TODAY, "--channel", "site", cwd=project)
+    assert site.returncode == 0, site.stderr
+    assert (project / "out" / "channels" / "site").is_dir()
 
 
 @pytest.fixture
