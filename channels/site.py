@@ -69,6 +69,32 @@ def _swap_in(new: Path, root: Path, previous: Path) -> None:
     os.rename(new, root)
 
 
+HOSTED = "files"  # attachments: the build copies them from content/files/, people upload too
+
+
+def carry_hosted_files(root: Path, staging: Path) -> int:
+    """Carry into the new version each file under ``files/`` of the live site that the build
+    does not make (an attachment uploaded by hand must survive the swap). Hard links when the
+    folders share a file system, so a large upload costs nothing to keep."""
+    carried = 0
+    live = root / HOSTED
+    if not live.is_dir():
+        return 0
+    for path in live.rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        target = staging / path.relative_to(root)
+        if target.exists():
+            continue  # the build's copy wins
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
+        carried += 1
+    return carried
+
+
 def tree_digest(folder: Path) -> str:
     """A hash over every file's path and bytes, to tell versions of a site apart."""
     digest = hashlib.sha256()
@@ -124,6 +150,7 @@ class SiteChannel:
             if staging.exists():
                 shutil.rmtree(staging)
             files = self._stage(delivery, source, staging)
+            files += carry_hosted_files(root, staging)
             digest = tree_digest(staging)
             previous = root.with_name(f"{root.name}.previous")
             _swap_in(staging, root, previous)

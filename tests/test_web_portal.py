@@ -364,3 +364,60 @@ def test_cap_alert_update_and_cancel_validate_against_the_oasis_schema(tmp_path:
     assert cancel.findtext("cap:msgType", namespaces=ns) == "Cancel"  # type: ignore[attr-defined]
     refs = cancel.findtext("cap:references", namespaces=ns)  # type: ignore[attr-defined]
     assert first_id in refs and ".sf-2018-0500.r2," in refs
+
+
+def test_check_reports_missing_and_oversize_attachments_at_their_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    item = notice(attachments=[
+        {"title": "项目明细表", "url": "https://gongshi.example.gov.cn/files/sf-2018-0012/a.pdf"},
+        {"title": "照片", "url": "files/sf-2018-0012/big.png"},
+        {"title": "外部链接", "url": "https://www.example.org/x.pdf"},
+    ])
+    root = make_project(tmp_path / "p", [item])
+    config = root / "noticecast.yaml"
+    config.write_text(text_of(config) + "  max_attachment_bytes: 4096\n", "utf-8")
+    files = root / "content" / "files" / "sf-2018-0012"
+    files.mkdir(parents=True)
+    (files / "big.png").write_bytes(b"0" * 5000)
+    result = subprocess.run([sys.executable, "-m", "pipeline", "check"], cwd=root,
+                            capture_output=True, text=True, timeout=120, check=False)
+    lines = [line for line in result.stdout.splitlines() if "attachment" in line]
+    source = text_of(root / "content" / "sf-2018-0012.yaml").splitlines()
+    assert len(lines) == 2 and result.returncode == 1, result.stdout + result.stderr
+    missing, big = lines
+    assert re.match(r"content/sf-2018-0012\.yaml:\d+:\d+: attachment '.*a\.pdf' is not in "
+                    r"content/files/sf-2018-0012/a\.pdf; put the file there", missing)
+    assert "a.pdf" in source[int(missing.split(":")[1]) - 1]
+    assert "4.9 KB, more than site.max_attachment_bytes (4.0 KB)" in big
+    assert "big.png" in source[int(big.split(":")[1]) - 1]
+
+
+def test_site_channel_keeps_files_uploaded_by_hand_across_swaps(tmp_path: Path) -> None:
+    from channels.base import Delivery
+    from channels.site import SiteChannel
+    from pipeline.project import Project
+
+    root = make_project(tmp_path / "p", [notice(attachments=[
+        {"title": "明细表", "url": "files/sf-2018-0012/a.pdf"}])])
+    (root / "content" / "files" / "sf-2018-0012").mkdir(parents=True)
+    (root / "content" / "files" / "sf-2018-0012" / "a.pdf").write_bytes(b"%PDF-1.4 built")
+    build_web(root)
+    project = Project.open(root)
+    channel = SiteChannel.from_config(project.config, root / "out" / "channels" / "site")
+    [target] = channel.targets(project.config)
+    delivery = Delivery(notice_id="*", revision=1, target=target, artifacts=())
+    channel.deliver(delivery)
+    uploaded = channel.web_root / "files" / "2018" / "scan.pdf"
+    uploaded.parent.mkdir(parents=True)
+    uploaded.write_bytes(b"%PDF-1.4 uploaded by hand")
+    (channel.web_root / "files" / "sf-2018-0012" / "a.pdf").write_bytes(b"edited by hand")
+    write_notice(root, announcement("sf-2018-0300"))
+    build_web(root)
+    channel.deliver(delivery)
+    assert uploaded.read_bytes() == b"%PDF-1.4 uploaded by hand"
+    assert (channel.web_root / "notices" / "sf-2018-0300" / "index.html").is_file()
+    # The build's own copy wins over an edit in the web root.
+    assert (channel.web_root / "files" / "sf-2018-0012" / "a.pdf").read_bytes() == \
+        b"%PDF-1.4 built"

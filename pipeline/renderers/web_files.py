@@ -4,7 +4,7 @@ An attachment whose ``url`` is on this site (``files/…``, relative, or ``<base
 is a file of the project: ``content/files/<path>``. The renderer copies it into the site at
 ``files/<path>`` and the page shows its type and size; one that is missing or larger than
 ``site.max_attachment_bytes`` is not linked (``check`` reports it with file and line, see
-``attachment_problems``). Links to other hosts are shown as they are.
+``pipeline.attachments``). Links to other hosts are shown as they are.
 """
 
 from __future__ import annotations
@@ -135,3 +135,4 @@ def favicon_ico() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="ICO", sizes=[(32, 32)])
     return buffer.getvalue()
+
