@@ -470,14 +470,12 @@ def test_deliver_works_when_called_from_async_code(card_artifacts: list[Artifact
 def test_a_malformed_api_base_url_is_refused_when_the_config_loads(tmp_path: Path,
                                                                   url: str) -> None:
     from pipeline.config import load_config
-    from pipeline.errors import ConfigError
 
     path = tmp_path / "noticecast.yaml"
     path.write_text(f"channels:\n  telegram:\n    api_base_url: {url}\n", "utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    assert "api_base_url" in str(caught.value)
-    assert ":3:" in str(caught.value)  # located at the value
+    # The telegram channel is out of service, with the located reason; the rest publishes.
+    problems = load_config(path).broken_channels["telegram"]
+    assert any("api_base_url" in str(p) and ":3:" in str(p) for p in problems), problems
 
 
 @pytest.mark.parametrize("url", ["https://api.telegram.org/bot", "http://127.0.0.1:8081/bot",

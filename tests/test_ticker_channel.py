@@ -159,13 +159,13 @@ def test_each_endpoint_gets_the_assets_it_names(artifacts: list[Artifact],
 
 def test_an_unknown_asset_name_is_refused_when_the_config_loads(tmp_path: Path) -> None:
     from pipeline.config import load_config
-    from pipeline.errors import ConfigError
 
     path = tmp_path / "noticecast.yaml"
     path.write_text("channels:\n  ticker:\n    endpoint: http://127.0.0.1:9/x\n"
                     "    assets: [strip.png, video.mp4]\n", "utf-8")
-    with pytest.raises(ConfigError, match="assets"):
-        load_config(path)
+    # The ticker is out of service, with the located reason; the rest of the office publishes.
+    problems = load_config(path).broken_channels["ticker"]
+    assert any("assets" in str(p) for p in problems), problems
 
 
 def test_a_400_is_permanent(artifacts: list[Artifact], tmp_path: Path) -> None:
