@@ -45,7 +45,7 @@ Scope = Literal["notice", "collection", "digest"]
 Event = Literal["publish", "correction", "withdrawal", "expiry"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """Where a delivery goes: a chat, a subscriber's phone, an inbox, a web root.
 

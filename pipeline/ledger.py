@@ -255,7 +255,7 @@ def _user() -> str:
         return "unknown"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Key:
     """A delivery key. Printed as ``notice:revision:event:channel:target`` (target last, as it
     is the only part that may hold a colon)."""

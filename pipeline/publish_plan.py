@@ -56,7 +56,7 @@ class ChannelInfo:
     tells_withdrawal: bool = True  # SMS: config.sms.notify_withdrawal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One due delivery key and what its delivery needs."""
 
