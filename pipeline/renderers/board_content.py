@@ -15,21 +15,16 @@ is printed (no 公示中 badge: paper cannot update itself).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from typing import Literal
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 from markupsafe import Markup
 
 from pipeline.model import DateRange, Notice, format_date, format_wan
 from pipeline.renderers import markdown
 from pipeline.renderers.newspaper_content import join_lines
 
-_CJK = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
 SheetKind = Literal["notice", "correction", "withdrawal"]
 
 # The foot line of every sheet: a posted notice must stay up for its whole period.
@@ -79,31 +74,13 @@ class SheetContent:
         return format_date(self.dated)
 
 
-@cache
-def _parser() -> MarkdownIt:
-    # As the web page's parser (raw HTML off, tables on), but a line break in the YAML is not
-    # a line break on paper: the office wraps long lines in the file.
-    return MarkdownIt("js-default", {"breaks": False, "linkify": False, "typographer": False})
-
-
-def _join_soft_breaks(tokens: list[Token]) -> None:
-    """A wrapped line joins without a space between Chinese characters, with one otherwise."""
-    for token in tokens:
-        children = token.children or []
-        for index, child in enumerate(children):
-            if child.type != "softbreak":
-                continue
-            before = children[index - 1].content if index > 0 else ""
-            after = children[index + 1].content if index + 1 < len(children) else ""
-            seam = (before and _CJK.match(before[-1])) or (after and _CJK.match(after[0]))
-            child.type, child.content = "text", "" if seam else " "
-
-
 def body_html(text: str) -> Markup:
     """Markdown -> sanitised HTML for the sheet; headings become h3 and below."""
-    parser = _parser()
+    # As the web page's parser (raw HTML off, tables on; a wrapped line in the YAML is not a
+    # line break on paper).
+    parser = markdown.make_parser()
     tokens = parser.parse(text)
-    _join_soft_breaks(tokens)
+    markdown.join_soft_breaks(tokens)
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(6, int(token.tag[1]) + 2)}"

@@ -30,7 +30,7 @@ _CJK = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
 
 
 @cache
-def _parser() -> MarkdownIt:
+def make_parser() -> MarkdownIt:
     # "js-default" is CommonMark with html off and tables on; one parser per process. A line
     # break in the YAML is not a line break on the page: offices wrap long lines in the file
     # (a blank line starts a paragraph; two trailing spaces or a backslash force a break).
@@ -62,7 +62,7 @@ def _shift_headings(tokens: list[Token]) -> None:
 
 def to_html(text: str) -> str:
     """Markdown text -> sanitised HTML fragment."""
-    parser = _parser()
+    parser = make_parser()
     tokens = parser.parse(text)
     join_soft_breaks(tokens)
     _shift_headings(tokens)
