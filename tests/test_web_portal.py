@@ -421,3 +421,17 @@ def test_site_channel_keeps_files_uploaded_by_hand_across_swaps(tmp_path: Path) 
     # The build's own copy wins over an edit in the web root.
     assert (channel.web_root / "files" / "sf-2018-0012" / "a.pdf").read_bytes() == \
         b"%PDF-1.4 built"
+
+
+def test_an_attachment_added_later_is_picked_up_without_touching_the_yaml(
+        tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", [notice(attachments=[
+        {"title": "明细表", "url": "files/sf-2018-0012/a.pdf"}])])
+    build_web(root)
+    page = site_of(root) / "notices" / "sf-2018-0012" / "index.html"
+    assert "明细表（附件暂缺）" in text_of(page)
+    (root / "content" / "files" / "sf-2018-0012").mkdir(parents=True)
+    (root / "content" / "files" / "sf-2018-0012" / "a.pdf").write_bytes(b"%PDF-1.4 x")
+    build_web(root)
+    assert "（PDF，10 B）" in text_of(page)
+    assert (site_of(root) / "files" / "sf-2018-0012" / "a.pdf").is_file()

@@ -34,6 +34,7 @@ from pipeline.renderers.web_data import dumps, index_document, index_entry, noti
 from pipeline.renderers.web_feeds import feed_context, updated_at
 from pipeline.renderers.web_files import (
     Attachment,
+    attachment_stamp,
     favicon_ico,
     resolve_attachments,
     robots_txt,
@@ -108,7 +109,9 @@ class WebRenderer(BaseRenderer):
     def cache_token(self, notice: Notice, ctx: RenderContext) -> str:
         shown = "on-site" if on_site(notice, ctx.moment, ctx.config.zone) else "off-site"
         force = "in-force" if _in_force(notice, ctx) else "not-in-force"
-        return f"{notice.publicity_state(ctx.today).value}|{shown}|{force}"
+        # A hosted attachment added, replaced or removed changes the page without the YAML.
+        files = attachment_stamp(notice, ctx.config)
+        return f"{notice.publicity_state(ctx.today).value}|{shown}|{force}|{files}"
 
     # -- one page per notice ---------------------------------------------------------------
 

@@ -117,6 +117,21 @@ def resolve_attachments(notice: Notice, config: Config) -> list[Attachment]:
     return out
 
 
+def attachment_stamp(notice: Notice, config: Config) -> str:
+    """Size and modification time of each hosted attachment ('' when none), for cache keys."""
+    stamps = []
+    for item in notice.attachments:
+        rel = hosted_path(item.url, config.site.base_url)
+        if rel is None:
+            continue
+        try:
+            stat = (config.root / "content" / FILES_DIR / rel).stat()
+            stamps.append(f"{stat.st_size}:{stat.st_mtime_ns}")
+        except OSError:
+            stamps.append("missing")
+    return ",".join(stamps)
+
+
 def robots_txt(base_url: str) -> str:
     return f"User-agent: *\nAllow: /\n\nSitemap: {base_url}/sitemap.xml\n"
 
