@@ -80,7 +80,9 @@ def xss_corpus() -> list[dict[str, Any]]:
         interpretation=f"解读 <div onmouseover=\"{XSS}\">悬停</div> {script}",
         attachments=[
             {"title": f"附件{img}", "url": f"javascript:{XSS}"},
-            {"title": "附件二", "url": f" java\tscript:{XSS}"},
+            # (" java\tscript:" no longer loads: the loader refuses control characters in a
+            # one-line field; the sanitiser still drops it, see markdown.safe_link.)
+            {"title": "附件二", "url": f" JavaScript:{XSS}"},
             {"title": "附件三", "url": f'https://example.gov.cn/a.pdf" onclick="{XSS}'},
         ],
         contact={"office_phone": "0838-8512345", "address": f"地址{script}"},

@@ -18,7 +18,7 @@ systems), ``web_history`` (earlier revisions), ``web_files`` (attachments and si
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -59,6 +59,7 @@ from pipeline.renderers.web_links import (
     year_dir,
 )
 from pipeline.renderers.web_listings import (
+    ENDING_SOON_DAYS,
     all_nodes,
     area_tree,
     crumbs,
@@ -204,7 +205,7 @@ def _notice_view(notice: Notice, ctx: RenderContext, canonical: str,
         "published": f"{format_date(notice.published_date)} {notice.published:%H:%M}",
         "published_iso": published_at(notice, ctx.config.zone).isoformat(),
         "state": notice.publicity_state(ctx.today),
-        "ending_soon": left is not None and left <= 3,
+        "ending_soon": left is not None and left <= ENDING_SOON_DAYS,
         "days_left": left,
         "withdrawn_on": format_date(withdrawn_on) if withdrawn_on else None,
         "body_html": Markup(markdown.to_html(notice.body)),
@@ -224,7 +225,8 @@ def _notice_view(notice: Notice, ctx: RenderContext, canonical: str,
 
 
 def _revision_artifacts(old: Revision, current: Notice, ctx: RenderContext, page: Template,
-                        common: Mapping[str, Any], artifact: Any) -> Iterator[Artifact]:
+                        common: Mapping[str, Any], artifact: Callable[..., Artifact]
+                        ) -> Iterator[Artifact]:
     """The page and JSON of an earlier revision, kept at ``notices/<id>/r<N>/``."""
     folder = f"{notice_dir(current.id)}r{old.revision}/"
     canonical = f"{ctx.notice_url(current.id)}r{old.revision}/"
