@@ -435,3 +435,26 @@ def test_an_attachment_added_later_is_picked_up_without_touching_the_yaml(
     build_web(root)
     assert "（PDF，10 B）" in text_of(page)
     assert (site_of(root) / "files" / "sf-2018-0012" / "a.pdf").is_file()
+
+
+def test_earlier_revision_survives_a_deleted_out_folder_through_the_web_root(
+        tmp_path: Path) -> None:
+    import shutil
+
+    from channels.base import Delivery
+    from channels.site import SiteChannel
+    from pipeline.project import Project
+
+    root = make_project(tmp_path / "p", [notice()])
+    config = root / "noticecast.yaml"
+    config.write_text(text_of(config) + f"  web_root: {tmp_path / 'www'}\n", "utf-8")
+    build_web(root)
+    project = Project.open(root)
+    channel = SiteChannel.from_config(project.config, root / "out" / "channels" / "site")
+    [target] = channel.targets(project.config)
+    channel.deliver(Delivery(notice_id="*", revision=1, target=target, artifacts=()))
+    shutil.rmtree(root / "out")
+    write_notice(root, notice(revision=2, correction={"note": "更正"}, summary="更正后的摘要。"))
+    build_web(root)
+    old = text_of(site_of(root) / "notices" / "sf-2018-0012" / "r1" / "index.html")
+    assert "马祖村产业道路硬化工程总投资68.5万元" in old

@@ -7,8 +7,9 @@ revision M is rendered, the renderer reads those files from ``out/web/notices/<i
 writes every revision below M again, so that they stay in the site (and the manifest) from
 then on. Why the site's own output and not the ledger: the ledger keeps the bytes of what
 at-most-once channels sent, not the notices' text; the site is the record, and it is where a
-reader looks. ``out/web`` must therefore be kept (the site channel also keeps its earlier
-versions); a revision that was never built (r1 straight to r3) has no text to keep.
+reader looks. If ``out/web`` was deleted, the published web root (the site channel's, and its
+``.previous``) is read instead; a revision that was never built (r1 straight to r3) has no
+text to keep.
 """
 
 from __future__ import annotations
@@ -63,13 +64,22 @@ def earlier_revisions(notice: Notice, config: Config) -> list[Revision]:
     """Every revision below ``notice.revision`` the previous build had, oldest first."""
     if notice.revision < 2:
         return []
-    folder = config.root / "out" / "web" / notice_dir(notice.id)
     found: dict[int, Revision] = {}
-    for path in [folder / SOURCE, *sorted(folder.glob(f"r*/{SOURCE}"))]:
-        old = _read(path, config)
-        if old is not None and old.notice.id == notice.id and old.revision < notice.revision:
-            found.setdefault(old.revision, old)
+    for site in _sites(config):
+        folder = site / notice_dir(notice.id)
+        for path in [folder / SOURCE, *sorted(folder.glob(f"r*/{SOURCE}"))]:
+            old = _read(path, config)
+            if old is not None and old.notice.id == notice.id and old.revision < notice.revision:
+                found.setdefault(old.revision, old)
     return [found[k] for k in sorted(found)]
+
+
+def _sites(config: Config) -> list[Path]:
+    """Where earlier builds are: ``out/web``, then the published web root (which outlives a
+    deleted ``out/``) and the version it keeps for a rollback."""
+    configured = config.channels.site.web_root or config.site.web_root
+    root = config.path(configured) if configured else config.root / "out" / "channels" / "site"
+    return [config.root / "out" / "web", root, root.with_name(f"{root.name}.previous")]
 
 
 def _facts(notice: Notice) -> dict[str, str]:
