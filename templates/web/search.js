@@ -222,6 +222,8 @@
       status.textContent = "没有找到相关公告";
     } else if (fullCount === count) {
       status.textContent = "找到 " + count + " 条公告";
+    } else if (!fullCount) {
+      status.textContent = "找到 " + count + " 条相关公告（包含查询中的词语，但不连在一起）";
     } else {
       status.textContent = "找到 " + fullCount + " 条公告，另有 " + (count - fullCount) + " 条部分匹配";
     }
