@@ -21,7 +21,11 @@ def attachment_problems(notices: Sequence[Notice], paths: Mapping[str, Path],
                         display: Mapping[str, str], config: Config) -> list[Problem]:
     """For `check`: each hosted attachment that is missing or too large, at its ``url:``."""
     problems: list[Problem] = []
+    content = (config.root / "content").resolve()
     for notice in notices:
+        source = paths.get(notice.id)
+        if source is not None and not source.resolve().is_relative_to(content):
+            continue  # not this project's content: its files are not in content/files/
         for index, item in enumerate(notice.attachments):
             message, _ = attachment_problem(item.url, config)
             if message is None:
