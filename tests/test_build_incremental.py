@@ -216,11 +216,12 @@ def test_a_change_of_publicity_state_rerenders_that_notice(site: Project) -> Non
         "start: 2018-07-04\n  end: 2018-07-14": "start: 2018-07-10\n  end: 2018-07-20"}))
     run(site)
     run(site, today=date(2018, 7, 12))  # n-1 is still running; n-2 has started
-    assert rendered("plain") == ["n-2"]
+    # ... and the urgent u-1 (published on the 4th) left force on the 11th (site.urgent_days)
+    assert rendered("plain") == ["n-2", "u-1"]
     assert "（公示中）" in output(site, "plain", "n-2.txt")
     run(site, today=date(2018, 7, 15))  # n-1 ended on the 14th
     assert rendered("plain") == ["n-1"]
-    assert "（已结束）" in output(site, "plain", "n-1.txt")  # u-1 has no period: unchanged
+    assert "（已结束）" in output(site, "plain", "n-1.txt")  # u-1: nothing changed since
 
 
 def test_deleting_a_notice_removes_its_outputs(site: Project) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from pipeline.schedule import instant
+from pipeline.schedule import instant, is_in_force, is_public
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -151,8 +151,13 @@ class BaseRenderer:
         return iter(())
 
     def cache_token(self, notice: Notice, ctx: RenderContext) -> str:
-        # The publicity state is shown by most outputs, so a page re-renders when it flips.
-        return notice.publicity_state(ctx.today).value
+        # The publicity state is shown by most outputs, so a page re-renders when it flips; and
+        # collections list what is in force at the build's instant (public yet, an urgent
+        # notice not yet expired), so they re-render at the moment that changes.
+        zone = ctx.config.zone
+        shown = ("in-force" if is_in_force(notice, ctx.moment, zone, ctx.config.site.urgent_days)
+                 else "public" if is_public(notice, ctx.moment, zone) else "not-public")
+        return f"{notice.publicity_state(ctx.today).value}|{shown}"
 
     def templates_for(self, notice: Notice) -> Sequence[str]:
         """The templates this notice's output uses; override when it depends on the notice."""
