@@ -15,8 +15,10 @@ of the folder; on paper, the 撤回公告 sheet tells the clerk which sheet to t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -169,8 +171,8 @@ class BoardChannel:
                             meta={"sheet": "pack", "title": f"公示栏张贴清单（{day.isoformat()}）"})
         delivery = Delivery(f"pack-{day.isoformat()}", 0, target, [artifact])
         via = target.address.get("via")
-        if via == "printer":
-            receipt = self._print(delivery, pdf)
+        if via == "printer":  # a pack is printed each time the clerk asks for it
+            receipt = self._print(delivery, pdf, reuse=False)
         elif via == "email":
             receipt = self._mail(delivery, artifact, dict(artifact.meta))
         else:
@@ -194,18 +196,54 @@ class BoardChannel:
                        details={"via": "folder", "folder": str(folder), "files": [name],
                                 "event": delivery.event})
 
-    def _print(self, delivery: Delivery, pdf: bytes) -> Receipt:
+    def _print(self, delivery: Delivery, pdf: bytes, *, reuse: bool = True) -> Receipt:
         printer = IppPrinter(str(delivery.target.address["printer"]),
                              timeout_s=self.settings.ipp_timeout_s)
         name = job_name(delivery)
-        # A repeated delivery (a crash, a lost answer) finds its job and prints nothing.
-        earlier = [job for job in printer.jobs() if job.name == name
-                   and job.state not in ("canceled", "aborted")]
-        job_id = earlier[0].id if earlier else printer.print_pdf(pdf, name)
+        # A repeated delivery (a crash, a lost answer) finds its job and prints nothing: by
+        # its name in the queue while CUPS still shows it (a finished job's name can vanish
+        # from the queue's answer), and by the channel's own record of the jobs it sent.
+        alive = {job.id: job for job in printer.jobs()
+                 if job.state not in ("canceled", "aborted")} if reuse else {}
+        earlier = [job.id for job in alive.values() if job.name == name]
+        earlier += [job_id for job_id in self._printed(printer.uri).get(name, ())
+                    if job_id in alive]
+        if earlier:
+            job_id = earlier[0]
+        else:
+            job_id = printer.print_pdf(pdf, name)
+            self._record_print(printer.uri, name, job_id)
         return Receipt(self.name, delivery.target.key, remote_id=f"job {job_id}",
                        details={"via": "printer", "printer": printer.uri, "job_id": job_id,
                                 "job_name": name, "reused": bool(earlier),
                                 "event": delivery.event})
+
+    def _print_log(self) -> Path:
+        return self.sink / "printed.jsonl"
+
+    def _printed(self, uri: str) -> dict[str, list[int]]:
+        """The jobs this channel sent to ``uri``, by job name (from its own record)."""
+        found: dict[str, list[int]] = {}
+        try:
+            lines = self._print_log().read_text("utf-8").splitlines()
+        except OSError:
+            return found
+        for line in lines:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                entry = json.loads(line)
+                if entry["printer"] == uri:
+                    found.setdefault(str(entry["name"]), []).append(int(entry["job_id"]))
+        return found
+
+    def _record_print(self, uri: str, name: str, job_id: int) -> None:
+        line = json.dumps({"printer": uri, "name": name, "job_id": job_id}) + "\n"
+        with contextlib.suppress(OSError):  # the queue's own answer still finds a live job
+            self.sink.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._print_log(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
 
     def message(self, delivery: Delivery, sheet: Artifact, meta: dict[str, object],
                 to: str) -> EmailMessage:
