@@ -50,7 +50,7 @@ def _test_channels() -> Iterator[None]:
 NOTICES = 50
 CHANNELS = ("tfile", "tonce", "thttp")
 CALLS = NOTICES * 4  # tfile 1 + tonce 2 + thttp 1 per notice
-ROUNDS = 20
+ROUNDS = 12
 SEED = 20180708
 TODAY = date(2018, 7, 8)
 
