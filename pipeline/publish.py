@@ -619,15 +619,16 @@ class _Session:
 
     def hold(self, batch: Batch, items: list[Item], reason: str, report: PublishReport, *,
              with_snapshot: bool = False) -> None:
+        """Keep ``items`` pending with the reason. A collection's content (its snapshot) is
+        named in the report but gets no ledger row: the next run compares it afresh."""
         assert self.ledger is not None
-        wanted = [(i.key, i.target.label, i.mode) for i in items]
+        self.ledger.hold([(i.key, i.target.label, i.mode) for i in items],
+                         " ".join(reason.split()), as_of=self.now, actor=self.actor)
+        held = [i.key for i in items]
         if with_snapshot and batch.snapshot is not None:
-            wanted.append((batch.snapshot, batch.target.label,
-                           getattr(self.channels[batch.channel], "delivery", "at-most-once")))
-        self.ledger.hold(wanted, " ".join(reason.split()), as_of=self.now, actor=self.actor)
-        report.tally(batch.channel).blocked += len(wanted)
-        for item in items:
-            report.blocked.append((item.key, reason))
+            held.append(batch.snapshot)
+        report.tally(batch.channel).blocked += len(held)
+        report.blocked.extend((key, reason) for key in held)
 
     def outcome(self, attempt: int, receipt: Any, failure: BaseException | None,
                 batch_id: str | None, *, at_most_once: bool = False) -> Outcome:
