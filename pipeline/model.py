@@ -418,6 +418,19 @@ class Withdrawal(Frozen):
     on: CalendarDate | None = None  # the day it was withdrawn; defaults to the build day
 
 
+def _bare_date_at(value: Any, at: time, info: ValidationInfo) -> Any:
+    """A bare date (a YAML date, or text like 2018-07-04) at ``at`` in the office's zone;
+    anything else as it is, for the field's own validation."""
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, at, tzinfo=_zone(info))
+    return value
+
+
 class Notice(Frozen):
     """One public notice (公告公示), as the office wrote it."""
 
@@ -482,27 +495,13 @@ class Notice(Frozen):
     @classmethod
     def _whole_day(cls, value: Any, info: ValidationInfo) -> Any:
         # A bare date (unquoted, or quoted as text) means the start of office hours.
-        if isinstance(value, str) and len(value.strip()) == 10:
-            try:
-                value = date.fromisoformat(value.strip())
-            except ValueError:
-                return value
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return datetime.combine(value, time(9, 0), tzinfo=_zone(info))
-        return value
+        return _bare_date_at(value, time(9, 0), info)
 
     @field_validator("expires", mode="before")
     @classmethod
     def _expires_whole_day(cls, value: Any, info: ValidationInfo) -> Any:
         # A bare date means the end of that day, in the office's zone.
-        if isinstance(value, str) and len(value.strip()) == 10:
-            try:
-                value = date.fromisoformat(value.strip())
-            except ValueError:
-                return value
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return datetime.combine(value, time(23, 59, 59), tzinfo=_zone(info))
-        return value
+        return _bare_date_at(value, time(23, 59, 59), info)
 
     @field_validator("published", "expires")
     @classmethod
