@@ -41,7 +41,7 @@ import logging
 import re
 import threading
 import warnings
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -62,6 +62,7 @@ from channels.base import (
 from pipeline.build import write_atomic
 from pipeline.config import Config
 from pipeline.errors import DeliveryError
+from pipeline.redact import filtering_loggers
 from pipeline.renderers.caption import CORRECTION_MARK, WITHDRAWN_MARK, with_mark
 
 CARD_NAME = "card-1080x1920.png"
@@ -576,23 +577,9 @@ class _RedactToken(logging.Filter):
 
 @contextmanager
 def _redacted_logs(token: str) -> Iterator[None]:
-    """Attach the redacting filter to every logger PTB and httpx log through, for one call.
-
-    A filter on a logger only sees that logger's own records (not its children's), so it is
-    attached to each of them, existing ones and the ones these libraries create.
-    """
+    """Mask the token in every record PTB and httpx log, for the length of one call."""
     import httpx  # noqa: F401  (creates its loggers)
     import telegram.ext  # noqa: F401
 
-    manager: Mapping[str, Any] = logging.root.manager.loggerDict
-    names = {name for name in manager if name.startswith(_LOGGER_PREFIXES)}
-    names.update(_LOGGER_PREFIXES)
-    loggers = [logging.getLogger(name) for name in sorted(names)]
-    redact = _RedactToken(token)
-    for logger in loggers:
-        logger.addFilter(redact)
-    try:
+    with filtering_loggers(_LOGGER_PREFIXES, _RedactToken(token)):
         yield
-    finally:
-        for logger in loggers:
-            logger.removeFilter(redact)

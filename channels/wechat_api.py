@@ -41,6 +41,7 @@ from typing import Any
 import httpx
 
 from pipeline.errors import InDoubtError, PermanentError, TransientError
+from pipeline.redact import filtering_loggers
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # invalid credential / token, expired token
 TRANSIENT_ERRORS = frozenset({-1, 45009, 45011})  # system busy, daily / minute quota
@@ -278,19 +279,9 @@ class _Redact(logging.Filter):
 
 @contextmanager
 def _redacted_logs(secret: str) -> Iterator[None]:
-    """The filter on httpx's and httpcore's loggers (each one: a filter on a logger does not
-    see its children's records) for the length of one call."""
-    manager: Mapping[str, Any] = logging.root.manager.loggerDict
-    names = {name for name in manager if name.startswith(_LOGGERS)} | set(_LOGGERS)
-    loggers = [logging.getLogger(name) for name in sorted(names)]
-    redact = _Redact(secret)
-    for logger in loggers:
-        logger.addFilter(redact)
-    try:
+    """Mask the secret in httpx's and httpcore's log records for the length of one call."""
+    with filtering_loggers(_LOGGERS, _Redact(secret)):
         yield
-    finally:
-        for logger in loggers:
-            logger.removeFilter(redact)
 
 
 __all__ = ["TokenCache", "Upload", "WechatApi"]

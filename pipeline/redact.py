@@ -26,7 +26,8 @@ import os
 import re
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -150,3 +151,21 @@ def install_log_redaction() -> None:
 
 __all__ = ["SECRET", "env_names", "format_exception", "install_log_redaction", "mask_phones",
            "redact", "watch"]
+
+
+@contextmanager
+def filtering_loggers(prefixes: tuple[str, ...], record_filter: logging.Filter
+                      ) -> Iterator[None]:
+    """Attach ``record_filter`` to every logger named by or under ``prefixes`` for the ``with``
+    block. A filter on a logger sees only that logger's own records, not its children's, so
+    it goes on each of them (existing ones; import the library first so that they exist)."""
+    manager: Mapping[str, Any] = logging.root.manager.loggerDict
+    names = {name for name in manager if name.startswith(prefixes)} | set(prefixes)
+    loggers = [logging.getLogger(name) for name in sorted(names)]
+    for logger in loggers:
+        logger.addFilter(record_filter)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(record_filter)
